@@ -1,0 +1,49 @@
+# CivicSkills: `make run` serves the app with demo data, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install translations run serve test test-sqlite test-pg lint bench bench-smoke clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed translations
+
+# Compiled catalogues (.mo) are built from the shipped .po files.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d lms/translations -D messages -f >/dev/null 2>&1 || \
+		$(BIN)/pybabel compile -d lms/translations -D messages
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) lms demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --db postgresql -m "not browser"
+
+test-sqlite: install
+	$(BIN)/pytest -q
+
+test-pg: install
+	$(BIN)/pytest -q --db postgresql -m "not browser"
+
+lint: install
+	$(BIN)/ruff check lms tests bench
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,19 @@
+"""Locale and time-zone selection for Flask-Babel."""
+
+from flask import current_app, session
+from flask_login import current_user
+
+from lms.config import LANGUAGES
+
+
+def select_locale():
+    """Vietnamese unless the user (or the anonymous session) chose English."""
+    if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
+        return current_user.locale
+    lang = session.get("lang")
+    return lang if lang in LANGUAGES else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone():
+    """Show times in the configured local time zone; they are stored in UTC."""
+    return current_app.config["TIMEZONE"]

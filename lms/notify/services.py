@@ -1,0 +1,66 @@
+"""Sending email: over SMTP when LMS_SMTP_URL is set, else as .eml files in the outbox."""
+
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app
+
+
+def build_message(to, subject, text, html=None, message_id=None):
+    """An RFC 5322 message with a plain-text part and an optional HTML part."""
+    msg = EmailMessage()
+    msg["From"] = current_app.config["MAIL_FROM"]
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = message_id or make_msgid(domain="civicskills.local")
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def send_email(to, subject, text, html=None, message_id=None):
+    """Send one message now; return its Message-ID."""
+    msg = build_message(to, subject, text, html, message_id)
+    url = current_app.config.get("SMTP_URL")
+    if url:
+        with smtp_connection(url) as smtp:
+            smtp.send_message(msg)
+    else:
+        write_eml(msg)
+    return msg["Message-ID"]
+
+
+def write_eml(msg):
+    """Write the message to the instance outbox folder, for set-ups without SMTP."""
+    outbox = Path(current_app.instance_path) / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    path = outbox / f"{uuid.uuid4().hex}.eml"
+    path.write_bytes(bytes(msg))
+    return path
+
+
+def smtp_connection(url):
+    """Open an SMTP connection from smtp://, smtp+starttls:// or smtps:// with optional login."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or "127.0.0.1"
+    context = ssl.create_default_context()
+    if scheme == "smtps":
+        smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=30, context=context)
+    elif scheme in ("smtp", "smtp+starttls"):
+        smtp = smtplib.SMTP(host, parts.port or (587 if scheme == "smtp+starttls" else 25),
+                            timeout=30)
+        if scheme == "smtp+starttls":
+            smtp.starttls(context=context)
+    else:
+        raise ValueError(f"LMS_SMTP_URL: unsupported scheme {scheme!r}")
+    if parts.username:
+        smtp.login(unquote(parts.username), unquote(parts.password or ""))
+    return smtp

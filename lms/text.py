@@ -1,0 +1,59 @@
+"""Vietnamese-aware text helpers: NFC normalisation, search folding and sort keys."""
+
+import unicodedata
+
+# Letter modifiers that make a distinct Vietnamese letter (ă, â, ê, ô, ơ, ư).
+_MODIFIERS = {"\u0306": "\u0306", "\u0302": "\u0302", "\u031b": "\u031b"}
+# Tone marks in dictionary order: none, huyền, hỏi, ngã, sắc, nặng.
+_TONES = {"\u0300": "1", "\u0309": "2", "\u0303": "3", "\u0301": "4", "\u0323": "5"}
+_ALPHABET = [
+    "a", "a\u0306", "a\u0302", "b", "c", "d", "đ", "e", "e\u0302", "f", "g", "h", "i", "j",
+    "k", "l", "m", "n", "o", "o\u0302", "o\u031b", "p", "q", "r", "s", "t", "u", "u\u031b",
+    "v", "w", "x", "y", "z",
+]
+_RANK = {letter: chr(0x41 + i) for i, letter in enumerate(_ALPHABET)}
+
+
+def nfc(value):
+    """Return the text in Unicode NFC with surrounding and repeated spaces removed."""
+    return " ".join(unicodedata.normalize("NFC", value or "").split())
+
+
+def fold(value):
+    """Lower-case ASCII form for search: 'Nguyễn Văn Hùng' -> 'nguyen van hung'."""
+    decomposed = unicodedata.normalize("NFD", (value or "").replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.lower().split())
+
+
+def _letters(word):
+    """Split a word into (base letter with Vietnamese modifier, tone digit) pairs."""
+    out = []
+    for ch in unicodedata.normalize("NFD", word.lower()):
+        if ch in _MODIFIERS and out:
+            out[-1][0] += ch
+        elif ch in _TONES and out:
+            out[-1][1] = _TONES[ch]
+        elif not unicodedata.combining(ch):
+            out.append([ch, "0"])
+    return out
+
+
+def _primary(text):
+    parts = []
+    for word in text.split():
+        parts.append("".join(_RANK.get(letter, _other(letter)) for letter, _ in _letters(word)))
+    return " ".join(parts)
+
+
+def _other(ch):
+    return ch if ch.isdigit() else "~"
+
+
+def sort_key(full_name):
+    """Key that orders names the Vietnamese way: given name first, alphabet ă/â/đ, tones last."""
+    name = nfc(full_name)
+    words = name.split()
+    given = words[-1] if words else ""
+    tones = "".join(t for w in words for _, t in _letters(w))
+    return f"{_primary(given)}!{_primary(name)}!{tones}"[:255]

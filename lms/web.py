@@ -1,0 +1,114 @@
+"""Request-level behaviour shared by every page: headers, errors, database pragmas."""
+
+import logging
+
+from flask import render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from lms.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def init_app(app):
+    """Wire headers, error pages, login settings and SQLite pragmas into the app."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.teardown_appcontext(_rollback_leftovers)
+
+    from lms.templating import init_templating
+
+    init_templating(app)
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _http_error(error, message=None):
+    if error.code is None or error.code < 400:
+        return error
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return {"error": error.name, "status": error.code}, error.code
+    return render_template("errors/error.html", error=error, message=message), error.code
+
+
+def _csrf_error(error):
+    return _http_error(
+        error, _("The form expired or was sent from another site. Please try again.")
+    )
+
+
+def _unexpected_error(error):
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _http_error(InternalServerError())
+
+
+def _rollback_leftovers(exc):
+    if exc is not None:
+        db.session.rollback()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    """WAL, a busy timeout and foreign keys; let SQLAlchemy, not pysqlite, open transactions."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+
+
+def client_ip():
+    """The client's address (behind a proxy, set LMS_PROXY_COUNT so that it is trusted)."""
+    return request.remote_addr
+
+
+def safe_next(target, default="/"):
+    """A same-site path to go back to, never an absolute or scheme-relative URL."""
+    from urllib.parse import urlsplit
+
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    return default if parts.scheme or parts.netloc else target
