@@ -8,9 +8,14 @@ from lms.audit.services import record_event
 from lms.auth.models import User
 from lms.auth.services import password_problem, set_password
 from lms.extensions import db
+from lms.org.commands import import_staff, import_units
+from lms.org.demo import demo_command
 from lms.org.services import fill_derived
 
 lms_cli = AppGroup("lms", help="CivicSkills administration commands.")
+lms_cli.add_command(demo_command)
+lms_cli.add_command(import_units)
+lms_cli.add_command(import_staff)
 
 
 @lms_cli.command("create-admin")

@@ -1,6 +1,6 @@
 """Locale and time-zone selection for Flask-Babel."""
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 from flask_login import current_user
 
 from lms.config import LANGUAGES
@@ -8,6 +8,8 @@ from lms.config import LANGUAGES
 
 def select_locale():
     """Vietnamese unless the user (or the anonymous session) chose English."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
         return current_user.locale
     lang = session.get("lang")

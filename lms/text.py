@@ -51,9 +51,13 @@ def _other(ch):
 
 
 def sort_key(full_name):
-    """Key that orders names the Vietnamese way: given name first, alphabet ă/â/đ, tones last."""
+    """Key that orders names the Vietnamese way: given name first (tones break ties),
+    the alphabet's ă, â, đ, ê, ô, ơ, ư as letters of their own."""
     name = nfc(full_name)
     words = name.split()
     given = words[-1] if words else ""
-    tones = "".join(t for w in words for _, t in _letters(w))
-    return f"{_primary(given)}!{_primary(name)}!{tones}"[:255]
+    return f"{_primary(given)}!{_tones(given)}!{_primary(name)}!{_tones(name)}"[:255]
+
+
+def _tones(text):
+    return "".join(tone for word in text.split() for _, tone in _letters(word))

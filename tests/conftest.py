@@ -1,6 +1,8 @@
 """Fixtures: an app per test session, rollback isolation per test, a user per role."""
 
 import pytest
+from flask import g
+from flask_sqlalchemy.session import Session as FlaskSession
 
 from lms import create_app
 from lms.auth.models import User
@@ -45,12 +47,26 @@ def app(database_url, tmp_path_factory):
         "LOGIN_FREE_FAILURES": 5,
     })
     app.instance_path = str(instance)
+    # Requests made while a test holds the app context reuse it (and its `g`); in
+    # production each request has its own, so start every test request with an empty g.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_globals)
     with app.app_context():
         _db.create_all()
     yield app
     with app.app_context():
         _db.drop_all()
         _db.engine.dispose()
+
+
+def _fresh_globals():
+    g.__dict__.clear()
+
+
+class _ConnectionSession(FlaskSession):
+    """Flask-SQLAlchemy picks an engine per model; in tests everything uses one connection."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +76,8 @@ def db(app):
         connection = _db.engine.connect()
         outer = connection.begin()
         session = _db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+            {"bind": connection, "join_transaction_mode": "create_savepoint",
+             "class_": _ConnectionSession}
         )
         original, _db.session = _db.session, session
         yield _db

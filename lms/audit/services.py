@@ -8,7 +8,7 @@ def record_event(action, *, actor=None, obj=None, object_type=None, object_id=No
                  ip=None, **detail):
     """Add an audit event to the current transaction (it is committed with the action)."""
     if obj is not None:
-        object_type = object_type or type(obj).__tablename__
+        object_type = object_type or obj.__tablename__
         object_id = object_id or str(obj.id)
     event = AuditEvent(
         action=action,

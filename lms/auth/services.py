@@ -102,14 +102,14 @@ def _record_failure(login, ip, now):
 def set_password(user, password):
     """Set a new password and end every other session of the user."""
     user.password_hash = hash_password(password)
-    user.session_version += 1
+    user.session_version = (user.session_version or 0) + 1
     if user.activated_at is None:
         user.activated_at = utcnow()
 
 
 def end_sessions(user):
     """Invalidate every session of the user (deactivation, 'sign out everywhere')."""
-    user.session_version += 1
+    user.session_version = (user.session_version or 0) + 1
 
 
 def password_problem(password):

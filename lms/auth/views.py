@@ -138,7 +138,8 @@ def profile():
             services.set_password(current_user, form.password.data)
             record_event("password_changed", actor=current_user, obj=current_user, ip=client_ip())
             db.session.commit()
-            login_user(current_user)  # keep this browser signed in with the new version
+            # Keep this browser signed in, with the new session version.
+            login_user(current_user._get_current_object())
             flash(_("Your password was changed; other sessions were signed out."), "success")
             return redirect(url_for("auth.profile"))
     return render_template("auth/profile.html", user=current_user, form=form)

@@ -2,10 +2,13 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, ValidationError
 
 from lms.auth.models import ROLES
+from lms.org.imports import content_problem
 
 ROLE_LABELS = {
     "learner": _l("Learner"),
@@ -22,3 +25,28 @@ CATEGORY_LABELS = {
 
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+
+
+class ImportForm(FlaskForm):
+    kind = SelectField(_l("The file lists"), choices=[
+        SelectChoice("staff", _l("Staff: employee_id, full_name, email, unit_code, category, "
+                                 "role")),
+        SelectChoice("units", _l("Units: code, name, parent_code, head_employee_id")),
+    ])
+    file = FileField(_l("CSV file (UTF-8)"), validators=[FileRequired(_l("Choose a file."))],
+                     description=_l("In Excel: File › Save As › “CSV UTF-8 (Comma delimited)”."))
+    deactivate_missing = BooleanField(_l("Deactivate the staff who are not in the file"))
+
+    def validate_file(self, field):
+        stream = field.data.stream
+        head = stream.read(8192)
+        stream.seek(0)
+        problem = content_problem(head)
+        if problem is not None:
+            raise ValidationError(str(problem))
+
+
+class ApplyImportForm(FlaskForm):
+    """The previewed import, named by a signed token."""
+
+    token = HiddenField(validators=[DataRequired()])

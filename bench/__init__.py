@@ -1,0 +1,1 @@
+"""Benchmarks and their data generators: `python -m bench.run` (see bench/README.md)."""

@@ -1,0 +1,80 @@
+"""Email leaves through a real SMTP server (aiosmtpd on 127.0.0.1) or the .eml outbox."""
+
+import email
+import socket
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from lms.notify.services import send_email
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
+                              email.message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
+    return AuthResult(success=ok)
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(),
+                            authenticator=_authenticator, auth_require_tls=False)
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.mark.parametrize("credentials", ["", "mailer:s3cret@"])
+def test_message_with_vietnamese_text_arrives_over_smtp(app, smtp_server, credentials):
+    controller, inbox = smtp_server
+    app.config["SMTP_URL"] = f"smtp://{credentials}127.0.0.1:{controller.port}"
+    try:
+        with app.test_request_context():
+            send_email("nhung@example.gov.vn", "Kích hoạt tài khoản",
+                       "Chào chị Nguyễn Thị Hồng Nhung,", "<p>Chào chị <b>Nhung</b></p>")
+    finally:
+        app.config["SMTP_URL"] = None
+    [(sender, recipients, message)] = inbox.messages
+    assert recipients == ["nhung@example.gov.vn"]
+    assert message["Subject"] == "Kích hoạt tài khoản"
+    assert message.get_body(("plain",)).get_content().strip() == \
+        "Chào chị Nguyễn Thị Hồng Nhung,"
+    assert "<b>Nhung</b>" in message.get_body(("html",)).get_content()
+    assert message["Message-ID"]
+
+
+def test_unsupported_smtp_scheme_is_a_clear_error(app):
+    app.config["SMTP_URL"] = "imap://127.0.0.1:1"
+    try:
+        with app.test_request_context(), pytest.raises(ValueError, match="unsupported scheme"):
+            send_email("a@example.gov.vn", "x", "y")
+    finally:
+        app.config["SMTP_URL"] = None
+
+
+def test_without_smtp_messages_are_written_to_the_outbox(app):
+    with app.test_request_context():
+        message_id = send_email("an@example.gov.vn", "Đặt lại mật khẩu", "Nội dung")
+    files = list((Path(app.instance_path) / "outbox").glob("*.eml"))
+    found = [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    [message] = [m for m in found if m["Message-ID"] == message_id]
+    assert message["Subject"] == "Đặt lại mật khẩu"
