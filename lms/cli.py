@@ -5,12 +5,15 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from lms.audit.services import record_event
+from lms.auth.mails import pending_invitations, send_invitations
 from lms.auth.models import User
 from lms.auth.services import password_problem, set_password
 from lms.extensions import db
+from lms.web import base_url_context
 from lms.org.commands import import_staff, import_units
 from lms.org.demo import demo_command
-from lms.org.services import fill_derived
+from lms.org.models import Unit
+from lms.org.services import count_rows, fill_derived, subtree_ids, unit_by_code
 
 lms_cli = AppGroup("lms", help="CivicSkills administration commands.")
 lms_cli.add_command(demo_command)
@@ -41,3 +44,28 @@ def create_admin(email, full_name, employee_id, password):
     record_event("admin_created", obj=user, via="cli")
     db.session.commit()
     click.echo(f"Administrator {email} is ready.")
+
+
+@lms_cli.command("send-invites")
+@click.option("--unit", "unit_code", default=None, help="Only this unit and its subtree.")
+@click.option("--dry-run", is_flag=True, help="Count who would be invited; send nothing.")
+def send_invites(unit_code, dry_run):
+    """Email activation links to active staff who have not activated their account."""
+    if unit_code:
+        unit = unit_by_code(unit_code)
+        if unit is None:
+            raise click.BadParameter(f"unknown unit code {unit_code!r}", param_hint="--unit")
+        unit_ids = subtree_ids(unit)
+    else:
+        unit_ids = select(Unit.id)
+    pending = count_rows(pending_invitations(unit_ids))
+    if dry_run:
+        click.echo(f"{pending} people would be invited.")
+        return
+    with base_url_context(), click.progressbar(length=pending,
+                                               label="Sending activation links") as bar:
+        sent = send_invitations(unit_ids, progress=bar.update)
+    record_event("invitations_sent", object_type="units", object_id=unit_code, via="cli",
+                 count=sent)
+    db.session.commit()
+    click.echo(f"{sent} activation links sent.")

@@ -61,3 +61,9 @@ def sort_key(full_name):
 
 def _tones(text):
     return "".join(tone for word in text.split() for _, tone in _letters(word))
+
+
+def alpha_key(text):
+    """Plain Vietnamese alphabetical order (for unit names and other non-person text)."""
+    text = nfc(text)
+    return f"{_primary(text)}!{_tones(text)}"

@@ -112,3 +112,10 @@ def safe_next(target, default="/"):
         return default
     parts = urlsplit(target)
     return default if parts.scheme or parts.netloc else target
+
+
+def base_url_context():
+    """A request context on LMS_BASE_URL, so url_for and templates work in CLI commands/jobs."""
+    from flask import current_app
+
+    return current_app.test_request_context(base_url=current_app.config["BASE_URL"])

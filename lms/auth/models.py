@@ -37,6 +37,7 @@ class User(UserMixin, db.Model):
     search_text: Mapped[str] = mapped_column(String(600), default="")
     sort_key: Mapped[str] = mapped_column(SortKey, default="", index=True)
     activated_at: Mapped[datetime | None]
+    invited_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

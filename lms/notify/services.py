@@ -28,13 +28,20 @@ def build_message(to, subject, text, html=None, message_id=None):
 def send_email(to, subject, text, html=None, message_id=None):
     """Send one message now; return its Message-ID."""
     msg = build_message(to, subject, text, html, message_id)
-    url = current_app.config.get("SMTP_URL")
-    if url:
-        with smtp_connection(url) as smtp:
-            smtp.send_message(msg)
-    else:
-        write_eml(msg)
+    send_messages([msg])
     return msg["Message-ID"]
+
+
+def send_messages(messages):
+    """Send built messages (any iterable) over one SMTP connection, or to the outbox."""
+    url = current_app.config.get("SMTP_URL")
+    if not url:
+        for msg in messages:
+            write_eml(msg)
+        return
+    with smtp_connection(url) as smtp:
+        for msg in messages:
+            smtp.send_message(msg)
 
 
 def write_eml(msg):

@@ -11,7 +11,7 @@ from lms.auth.models import ROLES, User
 from lms.auth.services import end_sessions
 from lms.extensions import db
 from lms.org.models import Unit
-from lms.text import fold, nfc, sort_key
+from lms.text import alpha_key, fold, nfc, sort_key
 
 STATUSES = ("active", "inactive", "all")
 
@@ -83,9 +83,13 @@ def children_with_counts(unit):
         .outerjoin(User, (User.unit_id == below.id) & User.active.is_(True))
         .where(child.parent_id == unit.id)
         .group_by(child.id)
-        .order_by(child.name)
     ).all()
-    return [(row[0], row[1]) for row in rows]
+    return sorted(((row[0], row[1]) for row in rows), key=lambda pair: alpha_key(pair[0].name))
+
+
+def count_rows(query):
+    """How many rows a select() returns, counted by the database."""
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def count_staff(unit, active=True):

@@ -2,11 +2,12 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from lms.audit.services import record_event
 from lms.auth.forms import ConfirmForm
-from lms.auth.mails import send_account_link
+from lms.auth.mails import pending_invitations, send_account_link, send_invitations
 from lms.auth.models import User
 from lms.auth.permissions import allowed, require, scope_unit
 from lms.extensions import db
@@ -51,8 +52,28 @@ def unit(code):
         children=services.children_with_counts(found),
         active_count=services.count_staff(found),
         inactive_count=services.count_staff(found, active=False),
+        pending_count=services.count_rows(pending_invitations(services.subtree_ids(found))),
         can_manage=allowed(current_user, "org.manage", found),
+        confirm_form=ConfirmForm(),
     )
+
+
+@bp.post("/units/<code>/invite")
+@login_required
+def invite(code):
+    """Email activation links to the subtree's staff who have not activated their account."""
+    found = services.unit_by_code(code)
+    if found is None:
+        abort(404)
+    require("org.manage", found)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    sent = send_invitations(services.subtree_ids(found))
+    record_event("invitations_sent", actor=current_user, obj=found, ip=client_ip(), count=sent)
+    db.session.commit()
+    flash(ngettext("%(num)d activation link sent.", "%(num)d activation links sent.", sent),
+          "success")
+    return redirect(url_for("org.unit", code=found.code))
 
 
 @bp.get("/staff")

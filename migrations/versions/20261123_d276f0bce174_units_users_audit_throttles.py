@@ -1,8 +1,8 @@
 """units users audit throttles
 
-Revision ID: 865e1051cd99
+Revision ID: d276f0bce174
 Revises: 
-Create Date: 2026-11-23 11:33:42.556801
+Create Date: 2026-11-23 12:10:57.030393
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '865e1051cd99'
+revision = 'd276f0bce174'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -58,6 +58,7 @@ def upgrade():
     sa.Column('search_text', sa.String(length=600), nullable=False),
     sa.Column('sort_key', sa.String(length=255).with_variant(sa.String(length=255, collation='C'), 'postgresql'), nullable=False),
     sa.Column('activated_at', sa.DateTime(), nullable=True),
+    sa.Column('invited_at', sa.DateTime(), nullable=True),
     sa.Column('last_login_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
