@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run serve test test-sqlite test-pg lint bench bench-smoke clean
+.PHONY: install translations run test test-sqlite test-pg lint bench bench-smoke clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-smoke: install
+	$(BIN)/python -m bench.run --smoke
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
