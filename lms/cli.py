@@ -9,11 +9,11 @@ from lms.auth.mails import pending_invitations, send_invitations
 from lms.auth.models import User
 from lms.auth.services import password_problem, set_password
 from lms.extensions import db
-from lms.web import base_url_context
 from lms.org.commands import import_staff, import_units
 from lms.org.demo import demo_command
 from lms.org.models import Unit
 from lms.org.services import count_rows, fill_derived, subtree_ids, unit_by_code
+from lms.web import base_url_context
 
 lms_cli = AppGroup("lms", help="CivicSkills administration commands.")
 lms_cli.add_command(demo_command)

@@ -1,11 +1,10 @@
 """Account emails: activation and password-reset links."""
 
+from datetime import timedelta
+
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-
-from datetime import timedelta
-
 from sqlalchemy import or_, select
 
 from lms.auth.models import User
