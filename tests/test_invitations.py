@@ -24,7 +24,7 @@ def test_hr_invites_everyone_pending_in_the_subtree_once(app, as_hr, org, users,
     make_user(org["commune"], activated=False)  # outside the HR officer's subtree
     make_user(org["office"], activated=False, active=False)  # has left
     page = as_hr.get("/org/units/P.STTTT").get_data(as_text=True)
-    assert "2 people in this unit and below" in page or "2 " in page
+    assert "2 người thuộc đơn vị này và các đơn vị trực thuộc chưa kích hoạt" in page
     response = as_hr.post("/org/units/P.STTTT/invite", follow_redirects=True)
     assert response.status_code == 200
     sent = {m["To"] for m in outbox_messages(app)}

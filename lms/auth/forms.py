@@ -10,9 +10,19 @@ from lms.auth.services import MIN_PASSWORD_LENGTH, password_problem
 from lms.config import LANGUAGES
 
 
+def required():
+    """DataRequired with our own (translated) message; WTForms has no Vietnamese catalogue."""
+    return DataRequired(message=_l("Fill in this field."))
+
+
+def at_most(n):
+    """Length(max=n) with a translated message."""
+    return Length(max=n, message=_l("Use at most %(max)d characters."))
+
+
 class LoginForm(FlaskForm):
-    login = StringField(_l("Email or employee ID"), validators=[DataRequired(), Length(max=255)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    login = StringField(_l("Email or employee ID"), validators=[required(), at_most(255)])
+    password = PasswordField(_l("Password"), validators=[required(), at_most(1024)])
     remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
 
@@ -20,13 +30,15 @@ class LoginForm(FlaskForm):
 class NewPasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
+        validators=[required(), at_most(1024),
+                    Length(min=MIN_PASSWORD_LENGTH,
+                           message=_l("Use at least %(min)d characters."))],
         description=_l("At least %(n)d characters; a short sentence is easy to remember.",
                        n=MIN_PASSWORD_LENGTH),
     )
     confirm = PasswordField(
         _l("Repeat the new password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        validators=[required(), EqualTo("password", message=_l("The passwords differ."))],
     )
 
     def validate_password(self, field):
@@ -35,13 +47,14 @@ class NewPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    current = PasswordField(_l("Current password"), validators=[required()])
 
 
 class RequestLinkForm(FlaskForm):
     email = EmailField(_l("Your work email"),
-                       validators=[DataRequired(), Email(check_deliverability=False),
-                                   Length(max=255)])
+                       validators=[required(), at_most(255),
+                                   Email(check_deliverability=False,
+                                         message=_l("Enter a valid email address."))])
 
 
 class LanguageForm(FlaskForm):

@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash
 
@@ -25,6 +26,7 @@ from lms.auth.forms import (
 )
 from lms.auth.mails import send_account_link
 from lms.extensions import db, login_manager
+from lms.org.forms import ROLE_LABELS
 from lms.web import client_ip, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -56,7 +58,9 @@ def login():
             return redirect(safe_next(form.next.data, url_for("main.home")))
         if result.locked_seconds:
             minutes = max(1, round(result.locked_seconds / 60))
-            flash(_("Too many failed attempts. Try again in %(n)d minute(s).", n=minutes), "error")
+            flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                           "Too many failed attempts. Try again in %(num)d minutes.", minutes),
+                  "error")
             status = 429
         else:
             user = services.find_by_login(form.login.data)
@@ -142,7 +146,8 @@ def profile():
             login_user(current_user._get_current_object())
             flash(_("Your password was changed; other sessions were signed out."), "success")
             return redirect(url_for("auth.profile"))
-    return render_template("auth/profile.html", user=current_user, form=form)
+    return render_template("auth/profile.html", user=current_user, form=form,
+                           role_labels=ROLE_LABELS)
 
 
 @bp.post("/language")

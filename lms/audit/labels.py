@@ -1,0 +1,21 @@
+"""Human labels for audit actions and object types (the stored values stay codes)."""
+
+from flask_babel import lazy_gettext as _l
+
+ACTION_LABELS = {
+    "login": _l("Signed in"),
+    "login_failed": _l("Failed sign-in"),
+    "password_activate": _l("Activated the account"),
+    "password_reset": _l("Reset the password"),
+    "password_changed": _l("Changed the password"),
+    "account_link_sent": _l("Sent an activation or reset link"),
+    "invitations_sent": _l("Sent activation links to a unit"),
+    "role_changed": _l("Changed a role"),
+    "user_deactivated": _l("Deactivated an account"),
+    "user_reactivated": _l("Reactivated an account"),
+    "import_units": _l("Imported units"),
+    "import_staff": _l("Imported staff"),
+    "admin_created": _l("Created an administrator"),
+    "demo_loaded": _l("Loaded the demo organisation"),
+}
+OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit")}
