@@ -1,0 +1,1 @@
+"""Images of a course, served from its content folder (being built)."""
