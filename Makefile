@@ -26,6 +26,7 @@ translations: $(VENV)/.installed
 
 run: install
 	$(FLASK) db upgrade
+	$(FLASK) lms sync-content
 	$(FLASK) lms demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -97,6 +97,7 @@ class Programme(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     titles: Mapped[dict] = mapped_column(JSON, default=dict)  # {"vi": ..., "en": ...}
+    summaries: Mapped[dict] = mapped_column(JSON, default=dict)
     target_ratio: Mapped[float] = mapped_column(default=0.8)
     deadline: Mapped[date | None]
     validity_months: Mapped[int | None]  # certificates expire after this; None: never

@@ -1,8 +1,8 @@
 """courses programmes progress
 
-Revision ID: 0eb0a306c59f
+Revision ID: d1fb3ea96bad
 Revises: d276f0bce174
-Create Date: 2026-11-23 12:28:52.819518
+Create Date: 2026-11-23 14:22:37.749156
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0eb0a306c59f'
+revision = 'd1fb3ea96bad'
 down_revision = 'd276f0bce174'
 branch_labels = None
 depends_on = None
@@ -37,6 +37,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=100), nullable=False),
     sa.Column('titles', sa.JSON(), nullable=False),
+    sa.Column('summaries', sa.JSON(), nullable=False),
     sa.Column('target_ratio', sa.Double(), nullable=False),
     sa.Column('deadline', sa.Date(), nullable=True),
     sa.Column('validity_months', sa.Integer(), nullable=True),
