@@ -1,7 +1,135 @@
 """Learner pages: my training, the catalogue, a course, a module, and recording reading."""
 
-from flask import Blueprint
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import get_locale, to_user_timezone
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from lms.auth.permissions import allowed
+from lms.courses import services
+from lms.courses.forms import MarkReadForm
+from lms.extensions import db
 
 bp = Blueprint("courses", __name__)
 
-from lms.courses import media_views  # noqa: E402,F401  (routes on the same blueprint)
+
+def current_lang():
+    """The language of the interface, which course texts follow when they can."""
+    return str(get_locale())
+
+
+def _today():
+    return to_user_timezone(datetime.now(UTC)).date()
+
+
+def _render(text, course):
+    """The rendered Markdown of a course or module text (empty when there is none)."""
+    from lms.courses.rendering import render  # the one Markdown renderer
+
+    if text is None or not text.body:
+        return ""
+    return render(text.body, text.body_hash, course_slug=course.slug, lang=text.lang)
+
+
+@bp.context_processor
+def _helpers():
+    return {"programme_title": lambda p: services.programme_title(p, current_lang()),
+            "ui_lang": current_lang()}
+
+
+def _course_or_404(slug):
+    course = services.find_course(current_user, slug)
+    if course is None:
+        abort(404)
+    return course
+
+
+@bp.get("/learn")
+@login_required
+def my_training():
+    """The learner's programmes: deadlines, progress per course, and where to continue."""
+    lang = current_lang()
+    statuses = services.my_training(current_user, lang, _today())
+    entries = list({e.course.id: e for s in statuses for e in s.courses}.values())
+    target = services.continue_module(current_user, entries)
+    target_text = services.module_texts([target.id], lang).get(target.id) if target else None
+    return render_template("courses/my_training.html", statuses=statuses, target=target,
+                           target_text=target_text)
+
+
+@bp.get("/courses")
+@login_required
+def catalogue():
+    """The courses the learner may read, with their progress."""
+    return render_template("courses/catalogue.html",
+                           entries=services.catalogue(current_user, current_lang()))
+
+
+@bp.get("/courses/<slug>")
+@login_required
+def course(slug):
+    """A course: its introduction and its modules, the read ones ticked."""
+    found = _course_or_404(slug)
+    lang = current_lang()
+    modules = services.course_modules(found, drafts=allowed(current_user, "courses.preview"))
+    ids = [module.id for module in modules]
+    text = services.course_texts([found.id], lang).get(found.id)
+    reads = services.reads_by_module(current_user.id, ids)
+    counted = [module for module in modules if not module.draft]
+    entry = services.CourseEntry(found, text, sum(m.id in reads for m in counted), len(counted))
+    start = next((m for m in counted if m.id not in reads), counted[0] if counted else None)
+    return render_template("courses/course.html", course=found, entry=entry, text=text,
+                           intro=_render(text, found), modules=modules, reads=reads,
+                           texts=services.module_texts(ids, lang), start=start)
+
+
+@bp.get("/courses/<slug>/<module_slug>")
+@login_required
+def module(slug, module_slug):
+    """A module: its text, the "I have read it" form, and the way on."""
+    found = _course_or_404(slug)
+    modules = services.course_modules(found, drafts=allowed(current_user, "courses.preview"))
+    current = next((m for m in modules if m.slug == module_slug), None)
+    if current is None:
+        abort(404)
+    at = modules.index(current)
+    previous = modules[at - 1] if at > 0 else None
+    following = modules[at + 1] if at + 1 < len(modules) else None
+    lang = current_lang()
+    texts = services.module_texts([m.id for m in (previous, current, following) if m], lang)
+    read = services.reads_by_module(current_user.id, [current.id]).get(current.id)
+    return render_template(
+        "courses/module.html", course=found, module=current, text=texts.get(current.id),
+        texts=texts, body=_render(texts.get(current.id), found), previous=previous,
+        following=following, read=read, stale=services.is_stale(read, found),
+        course_text=services.course_texts([found.id], lang).get(found.id),
+        form=MarkReadForm() if not current.draft and services.may_record(current_user, found)
+        else None)
+
+
+@bp.post("/courses/<slug>/<module_slug>/read")
+@login_required
+def mark_read(slug, module_slug):
+    """Record that the current user read the module, then go to the next one."""
+    found = _course_or_404(slug)
+    if not services.may_record(current_user, found):
+        abort(404)
+    modules = services.course_modules(found)
+    current = next((m for m in modules if m.slug == module_slug), None)
+    if current is None:
+        abort(404)
+    if not MarkReadForm().validate_on_submit():
+        abort(400)
+    services.mark_read(current_user, current)
+    db.session.commit()
+    flash(_("Marked as read."), "success")
+    at = modules.index(current)
+    if at + 1 < len(modules):
+        return redirect(url_for("courses.module", slug=found.slug,
+                                module_slug=modules[at + 1].slug))
+    return redirect(url_for("courses.course", slug=found.slug))
+
+
+from lms.courses import assign_views, media_views  # noqa: E402,F401  (routes on the same blueprint)

@@ -1,0 +1,140 @@
+"""A learner follows the bundled programme in a real browser, in Vietnamese and in English,
+and the learner's pages pass an axe-core scan (no serious or critical violation)."""
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from babel.messages.pofile import read_po
+from flask import current_app
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from lms.courses.content import load_content
+from lms.courses.models import Programme, ProgrammeAssignment
+from lms.courses.sync import apply_sync, plan_sync
+from lms.extensions import db
+from tests.browser.axe import AXE_CONTEXT, describe, require_axe, scan
+from tests.browser.conftest import add_person, add_unit, sign_in
+
+pytestmark = pytest.mark.browser
+
+PROGRAMME = "basic-digital-skills"
+MY_TRAINING = {"vi": "Đào tạo của tôi", "en": "My training"}
+READ_ONE = {"vi": re.compile(r"\b1\b.*\b5\b"), "en": "1 of 5 modules read"}
+MODULE_URL = re.compile(r"/courses/[\w-]+/[\w-]+$")
+
+
+@pytest.fixture
+def learner(seed):
+    """The bundled content synced for real, a learner in a unit the programme is assigned to."""
+    def create():
+        catalogue = load_content(current_app.config["CONTENT_DIR"])
+        assert not catalogue.errors, catalogue.errors
+        plan = plan_sync(catalogue)
+        assert not plan.errors, plan.errors
+        apply_sync(plan)
+        db.session.flush()
+        add_unit("T", "Tỉnh Thử Nghiệm")
+        office = add_unit("T.VP", "Văn phòng UBND tỉnh", "T")
+        programme = db.session.scalar(select(Programme).where(Programme.slug == PROGRAMME))
+        db.session.add(ProgrammeAssignment(programme_id=programme.id, unit_id=office.id))
+        return add_person("NV0042", "Nguyễn Thị Hồng Nhung", "T.VP").employee_id
+    return seed(create)
+
+
+def open_my_training(page):
+    """GET /learn; skip while the learner pages are not built."""
+    response = page.goto("/learn")
+    if response.status == 404:
+        pytest.skip("the learner pages (GET /learn, lms/courses/views.py) are not built yet")
+    assert response.status == 200, f"GET /learn -> {response.status}"
+
+
+def choose_language(page, lang):
+    """Press the header's language button (Vietnamese is the default)."""
+    if lang != "vi":
+        page.locator(f"header form.lang button[value={lang}]").click()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def _vietnamese_catalogue_has(msgid):
+    """True when the shipped Vietnamese catalogue translates msgid (checked, not fuzzy)."""
+    po = Path(__file__).resolve().parents[2] / "lms/translations/vi/LC_MESSAGES/messages.po"
+    with po.open("rb") as f:
+        message = read_po(f).get(msgid)
+    return bool(message and message.string and not message.fuzzy)
+
+
+# Until the course pages' strings are in the Vietnamese catalogue, the default-language walk
+# is an expected failure; once "My training" is translated it runs as a plain test again.
+VI = pytest.param("vi", marks=pytest.mark.xfail(
+    not _vietnamese_catalogue_has(MY_TRAINING["en"]), strict=True,
+    reason="the course pages' strings are not in lms/translations/vi/LC_MESSAGES/messages.po"))
+
+
+@pytest.mark.parametrize("lang", [VI, "en"])
+def test_learner_reads_a_module_and_sees_the_progress(page, learner, lang):
+    sign_in(page, learner)
+    expect(page).to_have_url(re.compile(r"/home$"))
+    choose_language(page, lang)
+    open_my_training(page)
+    expect(page.locator("h1")).to_contain_text(MY_TRAINING[lang])
+
+    page.locator("a#continue").click()
+    expect(page).to_have_url(MODULE_URL)
+    first_url = page.url
+    first_path = urlsplit(first_url).path
+    article = page.locator("article#module")
+    expect(article).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    expect(page.locator("a[rel=prev]")).to_have_count(0)  # the first module has no previous
+
+    expect(page.locator("#read-on")).to_have_count(0)  # not read yet
+    page.locator("form#mark-read button").click()
+    expect(page.locator(".flash-success[role=status]")).to_be_visible()
+    if page.url == first_url:  # the form may stay on the module or move on by itself
+        page.locator("a[rel=next]").click()
+    expect(page).not_to_have_url(first_url)
+    expect(page).to_have_url(MODULE_URL)
+    expect(page.locator("article#module")).to_be_visible()
+    expect(page.locator("a[rel=prev]")).to_have_attribute(
+        "href", re.compile(re.escape(first_path) + "$"))
+    second_path = urlsplit(page.url).path
+
+    page.locator("header nav").get_by_role("link", name=MY_TRAINING[lang]).click()
+    expect(page).to_have_url(re.compile(r"/learn$"))
+    expect(page.locator("h1")).to_contain_text(MY_TRAINING[lang])
+    first_course = page.locator(f"section#programme-{PROGRAMME} ul.course-progress li").first
+    expect(first_course.locator("progress")).to_have_attribute("value", "1")
+    expect(first_course.locator(".progress-text")).to_contain_text(READ_ONE[lang])
+    # "Continue" now leads to the first module not read yet: the second.
+    expect(page.locator("a#continue")).to_have_attribute(
+        "href", re.compile(re.escape(second_path) + "$"))
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_learner_pages_have_no_serious_accessibility_violations(new_page, learner, lang):
+    require_axe()
+    page = new_page(**AXE_CONTEXT)  # bypass_csp: only so that axe can be injected
+    found = {}
+
+    page.goto("/login")
+    found["/login"] = scan(page)
+    sign_in(page, learner)
+    expect(page).to_have_url(re.compile(r"/home$"))
+    choose_language(page, lang)
+    open_my_training(page)
+    found["/learn"] = scan(page)
+    page.locator("a#continue").click()
+    expect(page.locator("article#module")).to_be_visible()
+    module_url = page.url
+    found[module_url] = scan(page)
+    course_url = module_url.rsplit("/", 1)[0]
+    page.goto(course_url)
+    expect(page.locator("ol#modules")).to_be_visible()
+    found[course_url] = scan(page)
+
+    bad = {url: violations for url, violations in found.items() if violations}
+    assert not bad, "\n".join(f"{url}:\n{describe(v)}" for url, v in bad.items())
