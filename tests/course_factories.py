@@ -1,5 +1,7 @@
 """Factories for catalogue rows: courses, modules, programmes, assignments, reads."""
 
+import hashlib
+
 from lms.courses.models import (
     Course,
     CourseText,
@@ -13,6 +15,11 @@ from lms.courses.models import (
 from lms.extensions import db
 
 
+def _body(markdown):
+    """A text's body and its hash, as the content sync stores them."""
+    return {"body": markdown, "body_hash": hashlib.sha256(markdown.encode()).hexdigest()}
+
+
 def make_course(slug, modules=3, *, title=None, title_en=None, published=True, open=True,
                 version=1, retrain_from_version=None, minutes=45, digcomp=("1.1", "5.1"),
                 drafts=()):
@@ -21,10 +28,10 @@ def make_course(slug, modules=3, *, title=None, title_en=None, published=True, o
     course = Course(slug=slug, version=version, retrain_from_version=retrain_from_version,
                     published=published, open=open, minutes=minutes, digcomp=list(digcomp))
     course.texts.append(CourseText(lang="vi", title=title or f"Khoá học {slug}",
-                                   summary=f"Tóm tắt {slug}", body=f"Giới thiệu **{slug}**."))
+                                   summary=f"Tóm tắt {slug}", **_body(f"Giới thiệu **{slug}**.")))
     if title_en:
         course.texts.append(CourseText(lang="en", title=title_en, summary=f"Summary {slug}",
-                                       body=f"Introduction to **{slug}**."))
+                                       **_body(f"Introduction to **{slug}**.")))
     db.session.add(course)
     for n in range(1, modules + 1):
         make_module(course, n, draft=n in drafts, english=bool(title_en))
@@ -37,10 +44,10 @@ def make_module(course, position, *, draft=False, english=False, minutes=10, ver
     module = Module(slug=f"{position:02d}-module-{position}", position=position, draft=draft,
                     minutes=minutes, version=version)
     module.texts.append(ModuleText(lang="vi", title=f"Bài {position}",
-                                   body=f"Nội dung bài {position}."))
+                                   **_body(f"Nội dung bài {position}.")))
     if english:
         module.texts.append(ModuleText(lang="en", title=f"Lesson {position}",
-                                       body=f"Body of lesson {position}."))
+                                       **_body(f"Body of lesson {position}.")))
     course.modules.append(module)
     db.session.flush()
     return module

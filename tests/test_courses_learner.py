@@ -97,6 +97,9 @@ def test_continue_goes_to_the_first_unread_module_of_the_course_read_last(as_lea
     read(users["learner"], beta.modules[0], beta.modules[1], read_at=utcnow())
     html = page(as_learner, "/learn")
     assert re.search(r'<a id="continue"[^>]*href="/courses/beta/03-module-3"', html)
+    # The button is described by the module's title, which is on the page.
+    assert re.search(r'<a id="continue"[^>]*aria-describedby="continue-title"', html)
+    assert re.search(r'<span id="continue-title" class="muted">Bài 3</span>', html)
 
 
 def test_continue_falls_back_to_the_first_unfinished_required_course(as_learner, org, users):
@@ -163,9 +166,9 @@ def test_course_page_ticks_read_modules_and_hides_drafts(as_learner, users):
     done = re.findall(r'<li class="done">.*?</li>', modules, re.S)
     assert len(done) == 1
     assert "01-module-1" in done[0]
-    assert "Done" in done[0]
+    assert "Đã xong" in done[0]
     assert "Giới thiệu <strong>alpha</strong>" in html  # the introduction, rendered
-    assert "1 of 3 modules read" in html
+    assert "Đã đọc 1/3 học phần" in html
 
 
 def test_module_page_has_body_reading_time_form_breadcrumbs_and_neighbours(as_learner):
@@ -174,9 +177,9 @@ def test_module_page_has_body_reading_time_form_breadcrumbs_and_neighbours(as_le
     assert html.count("<h1") == 1
     article = between(html, '<article id="module"', "</article>")
     assert "Nội dung bài 2." in article
-    assert "Reading time: 10 min" in article
+    assert "Thời gian đọc: 10 phút" in article
     assert '<form id="mark-read"' in html
-    assert "I have read this module" in html
+    assert "Tôi đã đọc xong học phần này" in html
     assert 'rel="prev" href="/courses/alpha/01-module-1"' in html
     assert 'rel="next" href="/courses/alpha/03-module-3"' in html
     crumbs = between(html, 'class="breadcrumbs"', "</nav>")
@@ -200,7 +203,7 @@ def test_a_read_module_shows_when_and_still_leads_on(as_learner, users):
     read(users["learner"], course.modules[0])
     html = page(as_learner, "/courses/alpha/01-module-1")
     assert 'id="read-on"' in html
-    assert "I have read this module" not in html
+    assert "Tôi đã đọc xong học phần này" not in html
     assert '<form id="mark-read"' in html
     assert 'rel="next"' in html
 
@@ -223,7 +226,7 @@ def test_unpublished_and_closed_courses_are_404_for_learners(as_learner):
 def test_admin_previews_drafts_without_the_mark_read_form(as_admin):
     make_course("hidden", 2, published=False, drafts=(2,))
     html = page(as_admin, "/courses/hidden/02-module-2")
-    assert "Draft: learners cannot see this module." in html
+    assert "Bản nháp: học viên không thấy học phần này." in html
     assert 'id="mark-read"' not in html
 
 
@@ -262,3 +265,31 @@ def test_vietnamese_interface_shows_vietnamese_texts(as_learner):
     html = page(as_learner, "/courses/alpha/01-module-1")
     assert "Bài 1" in html
     assert "Lesson 1" not in html
+
+
+def test_a_module_page_costs_three_queries_and_reads_only_the_body_it_shows(as_learner, org, db):
+    """The learner's busiest page: the signed-in user with their unit, the course with its
+    text, the outline with titles and reads; a body is read only until it is rendered once."""
+    from sqlalchemy import event
+
+    course = make_course("alpha", 3)
+    assign(make_programme("p", [course]), org["district"])
+    page(as_learner, "/courses/alpha/02-module-2")  # renders the body into the cache
+    statements = []
+
+    def log(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        html = page(as_learner, "/courses/alpha/02-module-2")
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # In tests the signed-in user may come from the shared session's identity map.
+    others = [s for s in selects if "FROM users" not in s]
+    assert len(others) == 2, selects
+    assert len(selects) <= 3, selects
+    assert not any("module_texts.body " in s or "module_texts.body," in s for s in selects), selects
+    assert "Nội dung bài 2." in html

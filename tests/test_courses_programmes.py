@@ -5,8 +5,9 @@ from datetime import date
 from sqlalchemy import select
 
 from lms.audit.models import AuditEvent
+from lms.courses.assignments import refreshers
 from lms.courses.models import ProgrammeAssignment
-from lms.courses.services import mark_read, refreshers
+from lms.courses.services import mark_read
 from tests.conftest import make_user
 from tests.course_factories import assign, make_course, make_programme, read
 
@@ -79,7 +80,7 @@ def test_unknown_unit_or_programme_shows_the_form_again(as_hr, db):
     make_programme("basic", [make_course("alpha", 1)])
     html = as_hr.post("/programmes/assign", data={"programme": "basic", "unit": "NOPE"}) \
         .get_data(as_text=True)
-    assert "No unit has this code." in html
+    assert "Không có đơn vị nào mang mã này." in html
     assert 'aria-invalid="true"' in html
     response = as_hr.post("/programmes/assign", data={"programme": "nope", "unit": "P.STTTT"})
     assert response.status_code == 200
@@ -210,5 +211,5 @@ def test_a_bad_deadline_is_explained(as_hr, db):
     make_programme("basic", [make_course("alpha", 1)])
     html = as_hr.post("/programmes/assign", data={
         "programme": "basic", "unit": "P.STTTT", "deadline": "31/02/2026"}).get_data(as_text=True)
-    assert "Enter a date, for example 2026-12-31." in html
+    assert "Nhập một ngày, ví dụ 2026-12-31." in html
     assert assignments(db) == set()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.auth.models import LoginThrottle, User
@@ -157,7 +158,8 @@ def load_session_user(session_id):
     user_id, _, version = (session_id or "").partition(".")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    # The unit comes in the same query: every page's permission checks read it.
+    user = db.session.get(User, int(user_id), options=[joinedload(User.unit)])
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

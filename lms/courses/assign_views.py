@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from lms.auth.forms import ConfirmForm
 from lms.auth.permissions import allowed, require
-from lms.courses import services
+from lms.courses import assignments, services
 from lms.courses.forms import AssignForm
 from lms.courses.models import Programme, ProgrammeAssignment
 from lms.courses.views import bp, current_lang
@@ -34,9 +34,9 @@ def _programmes_page(programmes, form):
     return render_template(
         "courses/programmes.html", programmes=programmes,
         course_texts=services.course_texts(course_ids, current_lang()),
-        assignments=services.assignments_in_scope(current_user),
+        assignments=assignments.assignments_in_scope(current_user),
         form=form if can_assign else None,
-        units=services.units_in_scope(current_user) if can_assign else [],
+        units=assignments.units_in_scope(current_user) if can_assign else [],
         can_assign=can_assign, confirm_form=ConfirmForm())
 
 
@@ -45,7 +45,7 @@ def _programmes_page(programmes, form):
 def programmes():
     """Programmes, their courses and the assignments in the viewer's scope."""
     require("programmes.view")
-    found = services.programmes_overview()
+    found = assignments.programmes_overview()
     return _programmes_page(found, _assign_form(found))
 
 
@@ -54,7 +54,7 @@ def programmes():
 def assign():
     """Assign a programme to a unit in scope, or change its deadline there."""
     require("programmes.assign")
-    found = services.programmes_overview()
+    found = assignments.programmes_overview()
     form = _assign_form(found)
     if not form.validate_on_submit():
         return _programmes_page(found, form)
@@ -64,7 +64,7 @@ def assign():
         return _programmes_page(found, form)
     require("programmes.assign", unit)
     programme = next(p for p in found if p.slug == form.programme.data)
-    outcome = services.assign_programme(current_user, programme, unit, form.deadline.data,
+    outcome = assignments.assign_programme(current_user, programme, unit, form.deadline.data,
                                         ip=client_ip())
     db.session.commit()
     flash(str(OUTCOMES[outcome]), "success")
@@ -80,7 +80,7 @@ def unassign(assignment_id):
     require("programmes.assign", assignment.unit)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.unassign_programme(current_user, assignment, ip=client_ip())
+    assignments.unassign_programme(current_user, assignment, ip=client_ip())
     db.session.commit()
     flash(_("Assignment removed."), "success")
     return redirect(url_for("courses.programmes"))
@@ -92,7 +92,7 @@ def refreshers(slug):
     """People in scope who completed a course of the programme before its refresher version."""
     require("programmes.view")
     programme = db.first_or_404(select(Programme).where(Programme.slug == slug))
-    page, counts = services.refreshers(current_user, programme,
+    page, counts = assignments.refreshers(current_user, programme,
                                        page=request.args.get("page", 1, type=int),
                                        per_page=current_app.config["PER_PAGE"])
     courses = [link.course for link in programme.courses]

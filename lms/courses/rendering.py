@@ -47,6 +47,16 @@ def render(body: str, body_hash: str, *, course_slug: str, lang: str) -> Markup:
     return html
 
 
+def cached(body_hash: str, *, course_slug: str, lang: str) -> Markup | None:
+    """The rendered body with this hash if it is in the cache, else None."""
+    key = (body_hash, course_slug, lang)
+    with _cache_lock:
+        html = _cache.get(key)
+        if html is not None:
+            _cache.move_to_end(key)
+        return html
+
+
 def clear_cache():
     """Forget every rendered body (tests; content is keyed by its hash, so never stale)."""
     with _cache_lock:

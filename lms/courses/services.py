@@ -1,15 +1,16 @@
-"""Reading rules: who may read what, progress, My training, and programme assignments."""
+"""Reading rules: who may read what, progress, and My training."""
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
+from types import SimpleNamespace
 
-from sqlalchemy import false, func, select, true
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
-from lms.audit.services import record_event
-from lms.auth.models import User
-from lms.auth.permissions import allowed, scope_unit
+from lms.auth.permissions import allowed
+from lms.courses import rendering
 from lms.courses.models import (
     Course,
     CourseText,
@@ -21,8 +22,7 @@ from lms.courses.models import (
     ProgrammeCourse,
 )
 from lms.extensions import db
-from lms.org.models import Unit, utcnow
-from lms.org.services import Page, count_rows, subtree_ids
+from lms.org.models import utcnow
 from lms.text import alpha_key
 
 PRIMARY_LANG = "vi"
@@ -36,25 +36,62 @@ def unit_chain_ids(user):
     return [] if unit is None else [int(part) for part in unit.path.strip("/").split("/")]
 
 
+@cache
+def _statements():
+    """The statements of the reading pages, built once: every page view binds its values.
+
+    Building a SELECT costs about as much as running it on SQLite, and a module page runs
+    three of them, so the hot path never rebuilds its statements."""
+    required = (select(ProgrammeCourse.course_id)
+                .join(ProgrammeAssignment,
+                      ProgrammeAssignment.programme_id == ProgrammeCourse.programme_id)
+                .where(ProgrammeAssignment.unit_id.in_(bindparam("units", expanding=True))))
+    readable = Course.published.is_(True) & (Course.open.is_(True) | Course.id.in_(required))
+    langs = bindparam("langs", expanding=True)
+    course = (select(Course, CourseText)
+              .outerjoin(CourseText, (CourseText.course_id == Course.id)
+                         & CourseText.lang.in_(langs))
+              .where(Course.slug == bindparam("slug")))
+    outline = (select(Module, ModuleText.lang, ModuleText.title, ModuleText.body_hash,
+                      ModuleRead)
+               .outerjoin(ModuleText, (ModuleText.module_id == Module.id)
+                          & ModuleText.lang.in_(langs))
+               .outerjoin(ModuleRead, (ModuleRead.module_id == Module.id)
+                          & (ModuleRead.user_id == bindparam("user")))
+               .where(Module.course_id == bindparam("course"))
+               .order_by(Module.position))
+    return SimpleNamespace(
+        course=course, readable_course=course.where(readable),
+        outline=outline, published_outline=outline.where(Module.draft.is_(False)))
+
+
 def readable(user):
     """SQL condition on Course: published, and open or required for the user's unit or above."""
-    condition = Course.open.is_(True)
-    units = unit_chain_ids(user)
-    if units:
-        required = (select(ProgrammeCourse.course_id)
-                    .join(ProgrammeAssignment,
-                          ProgrammeAssignment.programme_id == ProgrammeCourse.programme_id)
-                    .where(ProgrammeAssignment.unit_id.in_(units)))
-        condition = condition | Course.id.in_(required)
-    return Course.published.is_(True) & condition
+    required = (select(ProgrammeCourse.course_id)
+                .join(ProgrammeAssignment,
+                      ProgrammeAssignment.programme_id == ProgrammeCourse.programme_id)
+                .where(ProgrammeAssignment.unit_id.in_(unit_chain_ids(user))))
+    return Course.published.is_(True) & (Course.open.is_(True) | Course.id.in_(required))
 
 
-def find_course(user, slug):
-    """The course with this slug when the user may read it (or preview it), else None."""
-    query = select(Course).where(Course.slug == slug)
-    if not allowed(user, "courses.preview"):
-        query = query.where(readable(user))
-    return db.session.scalar(query)
+def _langs(lang):
+    return sorted({lang, PRIMARY_LANG})
+
+
+def find_course(user, slug, lang):
+    """(course, its text in `lang` else in Vietnamese) when the user may read the course (or
+    preview it), else (None, None)."""
+    if allowed(user, "courses.preview"):
+        statement, params = _statements().course, {}
+    else:
+        statement, params = _statements().readable_course, {"units": unit_chain_ids(user)}
+    found, text = None, None
+    for course, row in db.session.execute(statement, {"slug": slug, "langs": _langs(lang),
+                                                      **params}):
+        found = course
+        if text is None or (row is not None and row.lang == lang):
+            text = row
+    return found, text
 
 
 def may_record(user, course):
@@ -151,13 +188,42 @@ def course_modules(course, drafts=False):
     return db.session.scalars(query).all()
 
 
-def reads_by_module(user_id, module_ids):
-    """{module id: ModuleRead} of the user among these modules."""
-    if not module_ids:
-        return {}
-    return {read.module_id: read for read in db.session.scalars(
-        select(ModuleRead).where(ModuleRead.user_id == user_id,
-                                 ModuleRead.module_id.in_(module_ids)))}
+@dataclass
+class OutlineItem:
+    """A module as its reader sees it in the course outline."""
+
+    module: Module
+    title: str
+    lang: str | None  # the language of its text (None: no text in either language)
+    body_hash: str | None
+    read: ModuleRead | None
+
+
+def outline(course, user_id, lang, drafts=False):
+    """The course's modules in order, each with its title in `lang` (else in Vietnamese) and
+    the user's read of it: one query, the Markdown bodies left in the database."""
+    statement = _statements().outline if drafts else _statements().published_outline
+    items = {}
+    for module, text_lang, title, body_hash, read in db.session.execute(
+            statement, {"course": course.id, "user": user_id, "langs": _langs(lang)}):
+        if module.id not in items or text_lang == lang:
+            items[module.id] = OutlineItem(module, title or module.slug, text_lang, body_hash,
+                                           read)
+    return list(items.values())
+
+
+def module_body(item, course):
+    """The rendered text of an outline item: from the render cache, or read and rendered once."""
+    if item.lang is None:
+        return ""
+    html = (rendering.cached(item.body_hash, course_slug=course.slug, lang=item.lang)
+            if item.body_hash else None)
+    if html is None:
+        body = db.session.scalar(select(ModuleText.body).where(
+            ModuleText.module_id == item.module.id, ModuleText.lang == item.lang))
+        html = rendering.render(body or "", item.body_hash, course_slug=course.slug,
+                                lang=item.lang)
+    return html
 
 
 def is_stale(read, course):
@@ -263,103 +329,3 @@ def continue_module(user, entries):
         if module is not None:
             return module
     return None
-
-
-# Programmes and their assignment (HR) ------------------------------------------------------
-
-def _in_scope(user, unit_id_column):
-    """SQL condition: the unit lies in the subtree the user oversees."""
-    if user.role == "admin":
-        return true()
-    root = scope_unit(user)
-    return false() if root is None else unit_id_column.in_(subtree_ids(root))
-
-
-def programmes_overview():
-    """Every programme with its required courses loaded."""
-    return db.session.scalars(select(Programme).order_by(Programme.slug).options(
-        selectinload(Programme.courses).joinedload(ProgrammeCourse.course))).all()
-
-
-def assignments_in_scope(user):
-    """(assignment, assigned by whom) for the units the user oversees, by programme and unit."""
-    return db.session.execute(
-        select(ProgrammeAssignment, User.full_name)
-        .join(Unit, Unit.id == ProgrammeAssignment.unit_id)
-        .outerjoin(User, User.id == ProgrammeAssignment.assigned_by_id)
-        .options(joinedload(ProgrammeAssignment.unit))
-        .where(_in_scope(user, ProgrammeAssignment.unit_id))
-        .order_by(ProgrammeAssignment.programme_id, Unit.path)).all()
-
-
-def units_in_scope(user, limit=1000):
-    """Units the user oversees (at most `limit`), as suggestions for the unit code field."""
-    return db.session.execute(select(Unit.code, Unit.name).where(_in_scope(user, Unit.id))
-                              .order_by(Unit.path).limit(limit)).all()
-
-
-def assign_programme(actor, programme, unit, deadline, ip=None):
-    """Assign a programme to a unit, or change its deadline there; audit-logged, flushes."""
-    assignment = db.session.scalar(select(ProgrammeAssignment).where(
-        ProgrammeAssignment.programme_id == programme.id, ProgrammeAssignment.unit_id == unit.id))
-    detail = {"programme": programme.slug, "unit": unit.code}
-    if assignment is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(ProgrammeAssignment(programme=programme, unit_id=unit.id,
-                                                   deadline=deadline, assigned_by_id=actor.id))
-        except IntegrityError:  # assigned by someone else meanwhile: theirs stands
-            return "unchanged"
-        record_event("programme_assigned", actor=actor, obj=unit, ip=ip,
-                     deadline=deadline and deadline.isoformat(), **detail)
-        return "assigned"
-    if assignment.deadline == deadline:
-        return "unchanged"
-    record_event("programme_deadline_changed", actor=actor, obj=unit, ip=ip,
-                 before=assignment.deadline and assignment.deadline.isoformat(),
-                 after=deadline and deadline.isoformat(), **detail)
-    assignment.deadline = deadline
-    return "changed"
-
-
-def unassign_programme(actor, assignment, ip=None):
-    """Remove a programme from a unit; audit-logged, flushes."""
-    record_event("programme_unassigned", actor=actor, obj=assignment.unit, ip=ip,
-                 programme=assignment.programme.slug, unit=assignment.unit.code)
-    db.session.delete(assignment)
-    db.session.flush()
-
-
-def refreshers(user, programme, page=1, per_page=50):
-    """People in scope who read every module of a course of the programme, some at a course
-    version below its retrain_from_version: a Page of (person, course id, oldest version,
-    last read), and {course id: how many}."""
-    modules = (select(Module.course_id, func.count().label("n"))
-               .where(Module.draft.is_(False)).group_by(Module.course_id).subquery())
-    reads = (select(ModuleRead.user_id, ModuleRead.course_id, func.count().label("n"),
-                    func.min(ModuleRead.course_version).label("version"),
-                    func.max(ModuleRead.read_at).label("last"))
-             .join(Module, Module.id == ModuleRead.module_id)
-             .join(ProgrammeCourse, ProgrammeCourse.course_id == ModuleRead.course_id)
-             .join(User, User.id == ModuleRead.user_id)
-             .where(Module.draft.is_(False), ProgrammeCourse.programme_id == programme.id,
-                    User.active.is_(True), _in_scope(user, User.unit_id))
-             .group_by(ModuleRead.user_id, ModuleRead.course_id).subquery())
-    base = (select(User, reads.c.course_id, reads.c.version, reads.c.last)
-            .join(reads, reads.c.user_id == User.id)
-            .join(Course, Course.id == reads.c.course_id)
-            .join(modules, modules.c.course_id == Course.id)
-            .join(ProgrammeCourse, (ProgrammeCourse.course_id == Course.id)
-                  & (ProgrammeCourse.programme_id == programme.id))
-            .where(reads.c.n >= modules.c.n, Course.retrain_from_version.is_not(None),
-                   reads.c.version < Course.retrain_from_version))
-    found = base.subquery()
-    counts = dict(db.session.execute(select(found.c.course_id, func.count())
-                                     .group_by(found.c.course_id)).all())
-    total = count_rows(base)
-    page = max(1, min(page, -(-total // per_page) or 1))
-    rows = db.session.execute(
-        base.options(joinedload(User.unit))
-        .order_by(ProgrammeCourse.position, User.sort_key, User.id)
-        .limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(rows, total, page, per_page), counts

@@ -40,10 +40,11 @@ def _helpers():
 
 
 def _course_or_404(slug):
-    course = services.find_course(current_user, slug)
+    """(course, its text in the interface language) when the user may read it, else 404."""
+    course, text = services.find_course(current_user, slug, current_lang())
     if course is None:
         abort(404)
-    return course
+    return course, text
 
 
 @bp.get("/learn")
@@ -71,49 +72,44 @@ def catalogue():
 @login_required
 def course(slug):
     """A course: its introduction and its modules, the read ones ticked."""
-    found = _course_or_404(slug)
-    lang = current_lang()
-    modules = services.course_modules(found, drafts=allowed(current_user, "courses.preview"))
-    ids = [module.id for module in modules]
-    text = services.course_texts([found.id], lang).get(found.id)
-    reads = services.reads_by_module(current_user.id, ids)
-    counted = [module for module in modules if not module.draft]
-    entry = services.CourseEntry(found, text, sum(m.id in reads for m in counted), len(counted))
-    start = next((m for m in counted if m.id not in reads), counted[0] if counted else None)
+    found, text = _course_or_404(slug)
+    items = services.outline(found, current_user.id, current_lang(),
+                             drafts=allowed(current_user, "courses.preview"))
+    counted = [item for item in items if not item.module.draft]
+    entry = services.CourseEntry(found, text, sum(item.read is not None for item in counted),
+                                 len(counted))
+    start = next((item for item in counted if item.read is None),
+                 counted[0] if counted else None)
     return render_template("courses/course.html", course=found, entry=entry, text=text,
-                           intro=_render(text, found), modules=modules, reads=reads,
-                           texts=services.module_texts(ids, lang), start=start)
+                           intro=_render(text, found), items=items, start=start)
 
 
 @bp.get("/courses/<slug>/<module_slug>")
 @login_required
 def module(slug, module_slug):
     """A module: its text, the "I have read it" form, and the way on."""
-    found = _course_or_404(slug)
-    modules = services.course_modules(found, drafts=allowed(current_user, "courses.preview"))
-    current = next((m for m in modules if m.slug == module_slug), None)
-    if current is None:
+    found, course_text = _course_or_404(slug)
+    items = services.outline(found, current_user.id, current_lang(),
+                             drafts=allowed(current_user, "courses.preview"))
+    at = next((n for n, item in enumerate(items) if item.module.slug == module_slug), None)
+    if at is None:
         abort(404)
-    at = modules.index(current)
-    previous = modules[at - 1] if at > 0 else None
-    following = modules[at + 1] if at + 1 < len(modules) else None
-    lang = current_lang()
-    texts = services.module_texts([m.id for m in (previous, current, following) if m], lang)
-    read = services.reads_by_module(current_user.id, [current.id]).get(current.id)
+    item = items[at]
+    may_record = not item.module.draft and services.may_record(current_user, found)
     return render_template(
-        "courses/module.html", course=found, module=current, text=texts.get(current.id),
-        texts=texts, body=_render(texts.get(current.id), found), previous=previous,
-        following=following, read=read, stale=services.is_stale(read, found),
-        course_text=services.course_texts([found.id], lang).get(found.id),
-        form=MarkReadForm() if not current.draft and services.may_record(current_user, found)
-        else None)
+        "courses/module.html", course=found, item=item, module=item.module,
+        body=services.module_body(item, found),
+        previous=items[at - 1] if at > 0 else None,
+        following=items[at + 1] if at + 1 < len(items) else None,
+        stale=services.is_stale(item.read, found),
+        course_text=course_text, may_record=may_record)
 
 
 @bp.post("/courses/<slug>/<module_slug>/read")
 @login_required
 def mark_read(slug, module_slug):
     """Record that the current user read the module, then go to the next one."""
-    found = _course_or_404(slug)
+    found, _text = _course_or_404(slug)
     if not services.may_record(current_user, found):
         abort(404)
     modules = services.course_modules(found)
