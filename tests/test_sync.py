@@ -1,5 +1,6 @@
 """`flask lms sync-content`: all or nothing, idempotent, versions, unpublishing, retraining."""
 
+import re
 import shutil
 
 import pytest
@@ -216,3 +217,23 @@ def test_the_service_plans_before_it_writes(db):
     assert _count(db, Course) == 2
     assert not plan_sync(load_content(FIXTURES / "small")).changed
 
+
+
+def test_the_readme_example_syncs(db, app, tmp_path, monkeypatch, sync):
+    """The minimal example in the README is a valid content tree, as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("A minimal course"):readme.index("The English version is")]
+    blocks = re.findall(r"```(\w*)\n(.*?)```", section, re.S)
+    paths = blocks[0][1].split()
+    assert len(paths) == len(blocks) - 1 == 3
+    for path, (_lang, text) in zip(paths, blocks[1:], strict=True):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    (tmp_path / "quizzes").mkdir()
+    monkeypatch.setitem(app.config, "CONTENT_DIR", str(tmp_path))
+    sync()
+    course = _course(db, "phone-basics")
+    assert course.published
+    assert [module.slug for module in course.modules] == ["01-lock-screen"]
+    programme = db.session.scalar(select(Programme).where(Programme.slug == "starter"))
+    assert [link.course.slug for link in programme.courses] == ["phone-basics"]

@@ -121,3 +121,67 @@ def test_learner_pages_have_no_serious_accessibility_violations(new_page, learne
 
     bad = {url: violations for url, violations in found.items() if violations}
     assert not bad, "\n".join(f"{url}:\n{describe(v)}" for url, v in bad.items())
+
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
+
+
+def fits_the_width(page):
+    """Nothing overflows sideways: the page scrolls only down."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def press_tab_until(page, selector, limit=60):
+    """Tab through the page until `selector` has the focus, as a keyboard user does."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} never received the focus after {limit} presses of Tab")
+
+
+def test_a_learner_on_a_phone_with_the_keyboard_alone_reads_a_module(new_page, learner):
+    page = new_page(**PHONE)
+    sign_in(page, learner)
+    expect(page).to_have_url(re.compile(r"/home$"))
+    open_my_training(page)
+    assert fits_the_width(page), "My training overflows a 360 px wide screen"
+
+    # The skip link comes first, then the way on.
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    press_tab_until(page, "a#continue")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(MODULE_URL)
+    expect(page.locator("article#module")).to_be_visible()
+    assert fits_the_width(page), "the module page overflows a 360 px wide screen"
+
+    press_tab_until(page, "form#mark-read button")
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash-success[role=status]")).to_be_visible()
+
+    course_url = urlsplit(page.url).path.rsplit("/", 1)[0]
+    page.goto(course_url)
+    expect(page.locator("ol#modules li.done")).to_have_count(1)
+    assert fits_the_width(page), "the course page overflows a 360 px wide screen"
+
+
+def test_every_bundled_module_fits_a_phone_screen(new_page, learner, live_server):
+    """Tables scroll inside the text, long words wrap: no module page is wider than a phone."""
+    with live_server.app.app_context():
+        catalogue = load_content(current_app.config["CONTENT_DIR"])
+        paths = [f"/courses/{course.slug}/{module.slug}"
+                 for course in catalogue.courses.values() for module in course.modules
+                 if not module.draft]
+    assert len(paths) >= 32
+    page = new_page(**PHONE)
+    sign_in(page, learner)
+    too_wide = []
+    for path in paths:
+        response = page.goto(path)
+        assert response.status == 200, path
+        if not fits_the_width(page):
+            too_wide.append(path)
+    assert not too_wide, too_wide
