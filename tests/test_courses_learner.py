@@ -7,6 +7,7 @@ import pytest
 
 from lms.courses.services import continue_module, my_training
 from lms.org.models import utcnow
+from tests.conftest import make_user
 from tests.course_factories import assign, make_course, make_programme, read
 
 
@@ -293,3 +294,33 @@ def test_a_module_page_costs_three_queries_and_reads_only_the_body_it_shows(as_l
     assert len(selects) <= 3, selects
     assert not any("module_texts.body " in s or "module_texts.body," in s for s in selects), selects
     assert "Nội dung bài 2." in html
+
+
+def test_a_cached_module_text_follows_a_content_change_and_no_reader_leaks_into_it(
+        client, login_as, org, users, db):
+    """The text and pager of a module are rendered once for everyone: what one reader did
+    never shows to another, and new content shows at once."""
+    import hashlib
+
+    course = make_course("alpha", 2)
+    assign(make_programme("p", [course]), org["district"])
+    first = course.modules[0]
+    other = make_user(org["district"], full_name="Lê Thị Bình")
+    read(users["learner"], first)
+
+    login_as(users["learner"])
+    html = page(client, "/courses/alpha/01-module-1")
+    assert 'id="read-on"' in html
+    login_as(other)
+    html = page(client, "/courses/alpha/01-module-1")
+    assert 'id="read-on"' not in html  # the learner's read is theirs alone
+    assert "Tôi đã đọc xong học phần này" in html
+
+    text = first.texts[0]
+    text.title, text.body = "Bài 1 (sửa)", "Nội dung mới."
+    text.body_hash = hashlib.sha256(text.body.encode()).hexdigest()
+    db.session.flush()
+    html = page(client, "/courses/alpha/01-module-1")
+    assert '<h1 id="module-title">Bài 1 (sửa)</h1>' in html
+    assert "Nội dung mới." in html
+    assert "Bài 1 (sửa)" in page(client, "/courses/alpha/02-module-2")  # the pager of the next

@@ -5,9 +5,9 @@ from datetime import date
 from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Bundle, joinedload
 
 from lms.auth.permissions import allowed
 from lms.courses import rendering
@@ -48,12 +48,21 @@ def _statements():
                 .where(ProgrammeAssignment.unit_id.in_(bindparam("units", expanding=True))))
     readable = Course.published.is_(True) & (Course.open.is_(True) | Course.id.in_(required))
     langs = bindparam("langs", expanding=True)
-    course = (select(Course, CourseText)
+    course = (select(Bundle("course", Course.id, Course.slug, Course.version,
+                            Course.retrain_from_version, Course.published, Course.open,
+                            Course.minutes, Course.digcomp),
+                     Bundle("text", CourseText.lang, CourseText.title, CourseText.summary,
+                            CourseText.body, CourseText.body_hash))
               .outerjoin(CourseText, (CourseText.course_id == Course.id)
                          & CourseText.lang.in_(langs))
               .where(Course.slug == bindparam("slug")))
-    outline = (select(Module, ModuleText.lang, ModuleText.title, ModuleText.body_hash,
-                      ModuleRead)
+    # Columns in bundles, not entities: these are read on every page and change nothing, and
+    # ORM objects would cost as much as the query itself.
+    outline = (select(Bundle("module", Module.id, Module.slug, Module.position, Module.minutes,
+                             Module.draft, Module.version),
+                      ModuleText.lang, ModuleText.title, ModuleText.body_hash,
+                      Bundle("read", ModuleRead.id, ModuleRead.read_at,
+                             ModuleRead.course_version))
                .outerjoin(ModuleText, (ModuleText.module_id == Module.id)
                           & ModuleText.lang.in_(langs))
                .outerjoin(ModuleRead, (ModuleRead.module_id == Module.id)
@@ -80,18 +89,21 @@ def _langs(lang):
 
 def find_course(user, slug, lang):
     """(course, its text in `lang` else in Vietnamese) when the user may read the course (or
-    preview it), else (None, None)."""
+    preview it), else (None, None). Both are read-only rows with the columns' names."""
     if allowed(user, "courses.preview"):
         statement, params = _statements().course, {}
     else:
         statement, params = _statements().readable_course, {"units": unit_chain_ids(user)}
     found, text = None, None
-    for course, row in db.session.execute(statement, {"slug": slug, "langs": _langs(lang),
-                                                      **params}):
+    for course, row in _rows(statement, slug=slug, langs=_langs(lang), **params):
         found = course
-        if text is None or (row is not None and row.lang == lang):
+        if row.lang is not None and (text is None or row.lang == lang):
             text = row
     return found, text
+
+
+def _rows(statement, **params):
+    return db.session.execute(statement, params)
 
 
 def may_record(user, course):
@@ -192,11 +204,11 @@ def course_modules(course, drafts=False):
 class OutlineItem:
     """A module as its reader sees it in the course outline."""
 
-    module: Module
+    module: Row  # id, slug, position, minutes, draft, version
     title: str
     lang: str | None  # the language of its text (None: no text in either language)
     body_hash: str | None
-    read: ModuleRead | None
+    read: Row | None  # id, read_at, course_version of the user's read
 
 
 def outline(course, user_id, lang, drafts=False):
@@ -204,11 +216,11 @@ def outline(course, user_id, lang, drafts=False):
     the user's read of it: one query, the Markdown bodies left in the database."""
     statement = _statements().outline if drafts else _statements().published_outline
     items = {}
-    for module, text_lang, title, body_hash, read in db.session.execute(
-            statement, {"course": course.id, "user": user_id, "langs": _langs(lang)}):
+    for module, text_lang, title, body_hash, read in _rows(
+            statement, course=course.id, user=user_id, langs=_langs(lang)):
         if module.id not in items or text_lang == lang:
             items[module.id] = OutlineItem(module, title or module.slug, text_lang, body_hash,
-                                           read)
+                                           read if read.id is not None else None)
     return list(items.values())
 
 

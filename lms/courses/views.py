@@ -6,11 +6,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from lms.auth.permissions import allowed
 from lms.courses import services
 from lms.courses.forms import MarkReadForm
 from lms.extensions import db
+from lms.templating import cached_fragment
 
 bp = Blueprint("courses", __name__)
 
@@ -95,14 +97,40 @@ def module(slug, module_slug):
     if at is None:
         abort(404)
     item = items[at]
-    may_record = not item.module.draft and services.may_record(current_user, found)
+    previous = items[at - 1] if at > 0 else None
+    following = items[at + 1] if at + 1 < len(items) else None
+    text_html, pager_html = _module_fragments(found, course_text, item, previous, following)
     return render_template(
         "courses/module.html", course=found, item=item, module=item.module,
-        body=services.module_body(item, found),
-        previous=items[at - 1] if at > 0 else None,
-        following=items[at + 1] if at + 1 < len(items) else None,
+        course_title=course_text.title if course_text else found.slug,
+        text_html=text_html, pager_html=pager_html, following=following,
         stale=services.is_stale(item.read, found),
-        course_text=course_text, may_record=may_record)
+        may_record=not item.module.draft and services.may_record(current_user, found))
+
+
+def _module_fragments(course, course_text, item, previous, following):
+    """The module's text and its pager: the same for every reader, so rendered once per
+    version of what they show (lms/templating.py, cached_fragment)."""
+    course_title = course_text.title if course_text else course.slug
+    context = {"course": course, "course_title": course_title, "item": item,
+               "module": item.module, "previous": previous, "following": following}
+    if not item.body_hash:  # no hash to key the text on (content not from the sync)
+        text = Markup(render_template("courses/_module_text.html",  # noqa: S704
+                                      body=services.module_body(item, course), **context))
+    else:
+        module = item.module
+        key = (course.slug, course_title, module.slug, module.minutes, module.draft,
+               item.title, item.lang, item.body_hash)
+        text = cached_fragment("courses/_module_text.html", key, lambda: {
+            "body": services.module_body(item, course), **context})
+
+    def neighbour(other):
+        return other and (other.module.slug, other.title, other.lang)
+
+    pager = cached_fragment(
+        "courses/_module_pager.html", (course.slug, neighbour(previous), neighbour(following)),
+        lambda: context)
+    return text, pager
 
 
 @bp.post("/courses/<slug>/<module_slug>/read")
