@@ -7,6 +7,7 @@ from sqlalchemy import event, func, select
 
 from lms.courses import services
 from lms.courses.models import ModuleRead
+from tests.conftest import PASSWORD
 from tests.course_factories import assign, make_course, make_programme, read
 
 
@@ -163,3 +164,21 @@ def test_catalogue_runs_a_bounded_number_of_queries(as_learner, org, users, stat
     html = as_learner.get("/courses").get_data(as_text=True)
     assert html.count("<progress") == 16
     assert len(statements) <= 8, "\n".join(statements)
+
+
+def test_progress_survives_signing_out_and_in_again(client, users, db):
+    """Reading is stored in the database, not in the session."""
+    make_course("alpha", 3)
+    learner = users["learner"]
+    response = client.post("/login", data={"login": learner.email, "password": PASSWORD})
+    assert response.status_code == 302
+    client.post("/courses/alpha/01-module-1/read")
+    client.post("/courses/alpha/02-module-2/read")
+    assert client.post("/logout").status_code == 302
+    assert client.get("/courses/alpha").status_code == 302  # signed out: to the sign-in page
+
+    client.post("/login", data={"login": learner.email, "password": PASSWORD})
+    html = client.get("/courses/alpha").get_data(as_text=True)
+    assert html.count('<li class="done">') == 2
+    assert "Đã đọc 2/3 học phần" in html
+    assert reads(db, learner) == 2
