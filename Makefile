@@ -7,7 +7,8 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test test-sqlite test-pg lint bench bench-smoke clean
+.PHONY: install translations run test test-sqlite test-pg test-browser lint bench bench-smoke \
+	bench-http clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +18,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed translations
+install: $(VENV)/.installed translations node_modules/axe-core/axe.min.js
+
+# axe-core, exactly as package-lock.json pins it: tests/browser/axe.py injects it into the
+# pages under test (it is never served). npm comes from Debian (.ci/run installs it). Without
+# npm the app still installs and runs; the accessibility scans skip (and fail under CI).
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		echo "npm is missing (apt-get install npm): no axe-core, accessibility scans skip" >&2; \
+		if [[ -n "$${CI:-}" ]]; then exit 1; else exit 0; fi; \
+	fi; \
+	npm ci --no-audit --no-fund && touch $@
 
 # Compiled catalogues (.mo) are built from the shipped .po files. Fuzzy (unreviewed)
 # entries are left out, and a broken catalogue fails the build.
@@ -26,6 +37,7 @@ translations: $(VENV)/.installed
 
 run: install
 	$(FLASK) db upgrade
+	$(FLASK) lms sync-content
 	$(FLASK) lms demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
@@ -39,6 +51,9 @@ test-sqlite: install
 test-pg: install
 	$(BIN)/pytest -q --db postgresql -m "not browser"
 
+test-browser: install
+	$(BIN)/pytest -q tests/browser
+
 lint: install
 	$(BIN)/ruff check lms tests bench
 
@@ -48,5 +63,9 @@ bench: install
 bench-smoke: install
 	$(BIN)/python -m bench.run --smoke
 
+# Only the HTTP rows (gunicorn + wrk); needs Debian's `wrk`.
+bench-http: install
+	$(BIN)/python -m bench.http
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -300,3 +300,19 @@ def test_account_email_is_in_the_recipients_language(app, as_hr, org, db):
     assert "Kính gửi Ông/Bà Phạm Thị Lan," in vi_mail.get_body(("plain",)).get_content()
     assert en_mail["Subject"] == "Activate your CivicSkills account"
     assert "Hello Lê Minh Quân," in en_mail.get_body(("plain",)).get_content()
+
+
+def test_templates_follow_a_language_change_within_one_request(app):
+    """Templates look the translations up once per request, yet a refreshed locale wins."""
+    import flask_babel
+    from flask import render_template_string, session
+
+    with app.test_request_context("/"):
+        assert render_template_string("{{ _('Home') }}") == "Trang chủ"
+        assert render_template_string("{{ ngettext('%(num)d minute', '%(num)d minutes', 2) }}"
+                                      ) == "2 phút"
+        session["lang"] = "en"
+        flask_babel.refresh()
+        assert render_template_string("{{ _('Home') }}") == "Home"
+        assert render_template_string("{{ ngettext('%(num)d minute', '%(num)d minutes', 2) }}"
+                                      ) == "2 minutes"

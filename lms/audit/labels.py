@@ -17,5 +17,9 @@ ACTION_LABELS = {
     "import_staff": _l("Imported staff"),
     "admin_created": _l("Created an administrator"),
     "demo_loaded": _l("Loaded the demo organisation"),
+    "content_synced": _l("Synced the course content"),
+    "programme_assigned": _l("Assigned a programme"),
+    "programme_deadline_changed": _l("Changed a programme deadline"),
+    "programme_unassigned": _l("Removed a programme assignment"),
 }
-OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit")}
+OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content")}

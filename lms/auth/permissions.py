@@ -7,11 +7,15 @@ from lms.auth.models import User
 from lms.org.models import Unit
 
 # What each role may do at all; the object check adds the unit-subtree rule.
+# programmes.view: see programmes and their assignments (read-only for heads);
+# programmes.assign: assign them to units; courses.preview: see drafts and unpublished courses.
 ROLE_ACTIONS = {
     "learner": frozenset(),
-    "head": frozenset({"org.view"}),
-    "hr": frozenset({"org.view", "org.manage", "org.import"}),
-    "admin": frozenset({"org.view", "org.manage", "org.import", "admin"}),
+    "head": frozenset({"org.view", "programmes.view"}),
+    "hr": frozenset({"org.view", "org.manage", "org.import", "programmes.view",
+                     "programmes.assign"}),
+    "admin": frozenset({"org.view", "org.manage", "org.import", "admin", "programmes.view",
+                        "programmes.assign", "courses.preview"}),
 }
 
 

@@ -3,10 +3,12 @@
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.auth.models import LoginThrottle, User
@@ -152,12 +154,20 @@ def read_token(token, purpose):
     return user
 
 
+@cache
+def _session_user_statement():
+    # Every signed-in request runs it: built once, and the unit comes in the same query
+    # because every page's permission checks read it.
+    return select(User).options(joinedload(User.unit)).where(User.id == bindparam("id"))
+
+
 def load_session_user(session_id):
     """Flask-Login loader: 'id.version', refused when the version no longer matches."""
     user_id, _, version = (session_id or "").partition(".")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.execute(_session_user_statement(),
+                              {"id": int(user_id)}).scalar_one_or_none()
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

@@ -163,8 +163,7 @@ def set_language():
 
 
 @bp.app_context_processor
-def _language_form():
-    return {
-        "language_form": LanguageForm(formdata=None, next=request.full_path.rstrip("?")),
-        "app_name": current_app.config.get("APP_NAME", "CivicSkills"),
-    }
+def _app_name():
+    # The language and sign-out forms of base.html are plain inputs (csrf_token() is cached
+    # per request): building a LanguageForm for every page cost more than the page's queries.
+    return {"app_name": current_app.config.get("APP_NAME", "CivicSkills")}

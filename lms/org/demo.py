@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, update
 from lms.audit.services import record_event
 from lms.auth.models import User
 from lms.auth.services import hash_password
+from lms.courses.models import Programme, ProgrammeAssignment
 from lms.extensions import db
 from lms.names import people, place_names
 from lms.org.models import Unit, utcnow
@@ -19,6 +20,7 @@ SEED = 2026
 PROVINCE = ("AH", "Tỉnh An Hòa")
 EMPLOYEE_PREFIX = "AH"
 DOMAIN = "demo.civicskills.vn"
+DEMO_PROGRAMME = "basic-digital-skills"
 
 _COMMON_OFFICES = [("VP", "Văn phòng Sở"), ("TTR", "Thanh tra Sở"),
                    ("TCCB", "Phòng Tổ chức cán bộ"), ("KHTC", "Phòng Kế hoạch – Tài chính")]
@@ -63,6 +65,7 @@ class DemoResult:
     units: int
     staff: int
     accounts: list  # (role, full name, email, employee ID, password)
+    assigned: bool = False  # the demo programme was assigned to the province just now
 
 
 def plan_units(rng):
@@ -125,7 +128,8 @@ def load_demo():
     existing = db.session.scalar(select(Unit).where(Unit.code == PROVINCE[0]))
     emails = [account[1] for account in DEMO_ACCOUNTS]
     if existing is not None:
-        return DemoResult(False, *_counts(existing), _accounts(emails))
+        return DemoResult(False, *_counts(existing), _accounts(emails),
+                          assign_demo_programme(existing.id))
     if db.session.scalar(select(func.count(User.id)).where(User.email.in_(emails))):
         raise click.ClickException("demo accounts exist without the demo province; "
                                    "load the demo into an empty database")
@@ -166,7 +170,22 @@ def load_demo():
     record_event("demo_loaded", object_type="units", object_id=placed[PROVINCE[0]][0],
                  units=len(plan), staff=len(rows))
     db.session.flush()
-    return DemoResult(True, len(plan), len(rows), _accounts(emails))
+    return DemoResult(True, len(plan), len(rows), _accounts(emails),
+                      assign_demo_programme(placed[PROVINCE[0]][0]))
+
+
+def assign_demo_programme(root_id):
+    """Assign the synced programme DEMO_PROGRAMME to the province, once; True if done now."""
+    programme_id = db.session.scalar(select(Programme.id).where(Programme.slug == DEMO_PROGRAMME))
+    if programme_id is None or db.session.scalar(select(ProgrammeAssignment.id).where(
+            ProgrammeAssignment.programme_id == programme_id,
+            ProgrammeAssignment.unit_id == root_id)):
+        return False
+    assignment = ProgrammeAssignment(programme_id=programme_id, unit_id=root_id)
+    db.session.add(assignment)
+    db.session.flush()
+    record_event("programme_assigned", obj=assignment, via="demo", programme=DEMO_PROGRAMME)
+    return True
 
 
 def _counts(root):
@@ -187,12 +206,15 @@ def _accounts(emails):
 def demo_command():
     """Load the demo province "Tỉnh An Hòa" with ~2,000 staff and four demo accounts."""
     result = load_demo()
-    if result.created:
+    if result.created or result.assigned:
         db.session.commit()
+    if result.assigned:
+        click.echo(f"Programme {DEMO_PROGRAMME} assigned to {PROVINCE[1]}.")
+    if result.created:
         click.echo(f"Loaded {PROVINCE[1]}: {result.units} units, {result.staff} staff.")
     else:
         click.echo(f"{PROVINCE[1]} is already loaded ({result.units} units, "
-                   f"{result.staff} staff): nothing changed.")
+                   f"{result.staff} staff)" + ("." if result.assigned else ": nothing changed."))
     click.echo("Demo accounts (demo-only passwords; never use the demo in production):")
     rows = [("role", "name", "email", "employee ID", "password"), *result.accounts]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
