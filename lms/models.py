@@ -3,6 +3,7 @@
 from lms.audit.models import AuditEvent
 from lms.auth.models import LoginThrottle, User
 from lms.courses.models import (
+    ContentState,
     Course,
     CourseCompletion,
     CourseText,
@@ -17,7 +18,7 @@ from lms.org.models import Unit
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
 
 __all__ = [
-    "AuditEvent", "Course", "CourseCompletion", "CourseText", "LoginThrottle", "Module",
-    "ModuleRead", "ModuleText", "Programme", "ProgrammeAssignment", "ProgrammeCourse",
+    "AuditEvent", "ContentState", "Course", "CourseCompletion", "CourseText", "LoginThrottle",
+    "Module", "ModuleRead", "ModuleText", "Programme", "ProgrammeAssignment", "ProgrammeCourse",
     "QuizAnswer", "QuizAttempt", "QuizBank", "QuizQuestion", "Unit", "User",
 ]

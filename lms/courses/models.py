@@ -169,3 +169,14 @@ class CourseCompletion(db.Model):
     course_version: Mapped[int] = mapped_column(default=1)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("quiz_attempts.id"))
     completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentState(db.Model):
+    """The fingerprint of the content folder (and of the code that checks it) as last synced:
+    a sync of byte-for-byte the same files by the same code has nothing to check or change."""
+
+    __tablename__ = "content_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)

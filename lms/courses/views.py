@@ -83,7 +83,8 @@ def course(slug):
     start = next((item for item in counted if item.read is None),
                  counted[0] if counted else None)
     return render_template("courses/course.html", course=found, entry=entry, text=text,
-                           intro=_render(text, found), items=items, start=start)
+                           intro=_render(text, found), items=items, start=start,
+                           completion=services.completion_of(current_user.id, found.id))
 
 
 @bp.get("/courses/<slug>/<module_slug>")

@@ -1,0 +1,139 @@
+"""Writing results: grading an attempt's saved answers, completing a course, and re-grading
+a bank with its current answer key. Flushes, never commits."""
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from lms.audit.services import record_event
+from lms.courses.models import Course, CourseCompletion, Module, ModuleRead
+from lms.extensions import db
+from lms.quizzes.grading import grade
+from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
+
+
+def bank_for_course(course):
+    """The question bank of a course (its `quiz:`), or None when it has none."""
+    if course.quiz_slug:
+        return db.session.scalar(select(QuizBank).where(QuizBank.slug == course.quiz_slug))
+    return db.session.scalar(select(QuizBank).where(QuizBank.course_id == course.id).limit(1))
+
+
+def grade_attempt(attempt, paper, now, answers=None):
+    """Grade the attempt's saved answers against `paper`; write the score, the verdict and
+    each question's credit (a question never answered gets a row with credit 0)."""
+    if answers is None:
+        answers = {row.question_key: row for row in db.session.scalars(
+            select(QuizAnswer).where(QuizAnswer.attempt_id == attempt.id))}
+    result = grade(paper, {key: row.response for key, row in answers.items()},
+                   attempt.pass_mark)
+    for entry in paper:
+        row = answers.get(entry["key"])
+        if row is None:
+            row = QuizAnswer(attempt_id=attempt.id, question_key=entry["key"], response=None,
+                             saved_at=now)
+            db.session.add(row)
+        if row.credit != result.credits[entry["key"]]:
+            row.credit = result.credits[entry["key"]]
+    attempt.score, attempt.max_score, attempt.passed = (result.score, result.max_score,
+                                                        result.passed)
+    db.session.flush()
+    db.session.expire(attempt, ["answers"])
+    return result
+
+
+# Completion ------------------------------------------------------------------------------
+
+def complete_course(user_id, course_id, attempt=None):
+    """Record once that the user completed the course: every non-draft module read, and its
+    quiz passed (or it has none). The completion, or None while something is missing."""
+    existing = _completion(user_id, course_id)
+    if existing is not None:
+        return existing
+    unread = db.session.scalar(
+        select(func.count(Module.id))
+        .outerjoin(ModuleRead, (ModuleRead.module_id == Module.id)
+                   & (ModuleRead.user_id == user_id))
+        .where(Module.course_id == course_id, Module.draft.is_(False), ModuleRead.id.is_(None)))
+    if unread:
+        return None
+    course = db.session.get(Course, course_id)
+    if course is None:
+        return None
+    bank = bank_for_course(course)
+    if bank is not None:
+        if attempt is None or not attempt.passed or attempt.bank_id != bank.id:
+            attempt = db.session.scalar(
+                select(QuizAttempt).where(QuizAttempt.user_id == user_id,
+                                          QuizAttempt.bank_id == bank.id,
+                                          QuizAttempt.passed.is_(True))
+                .order_by(QuizAttempt.submitted_at, QuizAttempt.id).limit(1))
+        if attempt is None:
+            return None
+    completion = CourseCompletion(user_id=user_id, course_id=course_id,
+                                  course_version=course.version,
+                                  attempt_id=attempt.id if bank is not None else None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(completion)
+    except IntegrityError:  # completed by a concurrent request: theirs stands
+        return _completion(user_id, course_id)
+    return completion
+
+
+def _completion(user_id, course_id):
+    return db.session.scalar(select(CourseCompletion).where(
+        CourseCompletion.user_id == user_id, CourseCompletion.course_id == course_id))
+
+
+# Re-grading ------------------------------------------------------------------------------
+
+def regrade(bank, actor, ip=None):
+    """Grade every submitted attempt of the bank again with each question's current answer
+    key (a question no longer in the bank, inactive, keeps the attempt's), and complete the
+    courses of attempts that now pass. Completions already given are kept, even when their
+    attempt now fails. Audit-logged; returns counts of attempts, changed, now_passed and
+    now_failed."""
+    current = {q.key: q for q in db.session.scalars(
+        select(QuizQuestion).where(QuizQuestion.bank_id == bank.id,
+                                   QuizQuestion.active.is_(True)))}
+    ids = db.session.scalars(select(QuizAttempt.id).where(
+        QuizAttempt.bank_id == bank.id, QuizAttempt.status == "submitted")
+        .order_by(QuizAttempt.id)).all()
+    counts = {"attempts": 0, "changed": 0, "now_passed": 0, "now_failed": 0}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        answers = {}
+        for row in db.session.scalars(select(QuizAnswer)
+                                      .where(QuizAnswer.attempt_id.in_(chunk))):
+            answers.setdefault(row.attempt_id, {})[row.question_key] = row
+        for attempt in db.session.scalars(select(QuizAttempt).where(QuizAttempt.id.in_(chunk))
+                                          .order_by(QuizAttempt.id)):
+            _regrade_one(attempt, current, answers.get(attempt.id, {}), counts)
+    record_event("quiz_regraded", actor=actor, obj=bank, ip=ip, bank=bank.slug, **counts)
+    db.session.flush()
+    return counts
+
+
+def _regrade_one(attempt, current, answers, counts):
+    paper = [_current_key(entry, current.get(entry["key"])) for entry in attempt.paper]
+    score, passed = attempt.score, bool(attempt.passed)
+    if paper != attempt.paper:
+        attempt.paper = paper
+    grade_attempt(attempt, paper, attempt.submitted_at, answers)
+    counts["attempts"] += 1
+    if score is None or abs(attempt.score - score) > 1e-9 or attempt.passed != passed:
+        counts["changed"] += 1
+    if attempt.passed and not passed:
+        counts["now_passed"] += 1
+        complete_course(attempt.user_id, attempt.course_id, attempt)
+    elif passed and not attempt.passed:
+        counts["now_failed"] += 1
+
+
+def _current_key(entry, question):
+    """The paper entry with the question's current answer key (same kind only)."""
+    if question is None or question.kind != entry.get("kind"):
+        return entry
+    data = question.data or {}
+    return {**entry, "answer": data.get("answer"), "accept": data.get("accept") or {},
+            "tolerant": bool(data.get("tolerant"))}
