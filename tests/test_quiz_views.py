@@ -66,6 +66,7 @@ def test_the_course_page_leads_to_the_quiz_and_the_quiz_page_explains_the_rules(
 def test_a_learner_answers_submits_and_completes_the_course(as_learner, org, users, db):
     course, _bank = quiz_course(org)
     read(users["learner"], *course.modules)
+    assert "còn bài kiểm tra" in html_of(as_learner.get("/learn"))  # "the quiz is left"
     attempt_id = start(as_learner)
     html = html_of(as_learner.get(f"/quiz/attempts/{attempt_id}"))
     assert html.count('<fieldset class="question"') == 5
@@ -78,6 +79,7 @@ def test_a_learner_answers_submits_and_completes_the_course(as_learner, org, use
     attempt = db.session.get(QuizAttempt, attempt_id)
     assert (attempt.status, attempt.score, attempt.passed) == ("submitted", 5, True)
     assert 'id="completed"' in html_of(as_learner.get("/courses/alpha"))
+    assert "đã hoàn thành" in html_of(as_learner.get("/learn"))  # "completed", in My training
 
 
 def test_answers_are_saved_as_the_learner_goes_and_survive_a_reload(as_learner, org, db):
