@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import func, select
 
+from lms.quizzes import services
 from lms.quizzes.models import QuizAnswer, QuizAttempt
 from tests.conftest import make_user
 from tests.course_factories import assign, make_course, make_programme, read
@@ -191,10 +192,15 @@ def test_a_quiz_of_a_course_not_open_to_the_learner_is_404(as_learner, org, db):
 
 
 def test_start_and_submit_need_the_csrf_token(csrf_app, client, login_as, org, users, db):
-    quiz_course(org)
+    _course, bank = quiz_course(org)
     login_as(users["learner"])
     assert client.post("/courses/alpha/quiz/start").status_code == 400
     assert db.session.scalar(select(func.count(QuizAttempt.id))) == 0
+    attempt = services.start_attempt(users["learner"], bank)
+    for action in ("save", "submit"):
+        assert client.post(f"/quiz/attempts/{attempt.id}/{action}").status_code == 400
+    db.session.refresh(attempt)
+    assert attempt.status == "open"
 
 
 def test_hr_sees_the_statistics_and_a_learner_does_not(as_hr, client, login_as, org, users,

@@ -1,7 +1,12 @@
 """Writing results: grading an attempt's saved answers, completing a course, and re-grading
 a bank with its current answer key. Flushes, never commits."""
 
-from sqlalchemy import func, select
+from functools import cache
+from types import SimpleNamespace
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.services import record_event
@@ -137,3 +142,107 @@ def _current_key(entry, question):
     data = question.data or {}
     return {**entry, "answer": data.get("answer"), "accept": data.get("accept") or {},
             "tolerant": bool(data.get("tolerant"))}
+
+
+# Submitting: the hot path, in prebuilt statements ------------------------------------------
+
+@cache
+def _statements():
+    """The statements of a submission, built once. Plain columns and rows, no ORM objects:
+    the write lock of SQLite is held from the first UPDATE to the commit, so that stretch
+    must be short."""
+    attempts, answers = QuizAttempt.__table__, QuizAnswer.__table__
+    modules, reads = Module.__table__, ModuleRead.__table__
+    return SimpleNamespace(
+        attempt=select(attempts.c.id, attempts.c.user_id, attempts.c.bank_id,
+                       attempts.c.course_id, attempts.c.status, attempts.c.paper,
+                       attempts.c.pass_mark, attempts.c.deadline_at)
+        .where(attempts.c.id == bindparam("a_id"), attempts.c.user_id == bindparam("a_user")),
+        flip=update(attempts)
+        .where(attempts.c.id == bindparam("a_id"), attempts.c.status == "open")
+        .values(status="submitted", submitted_at=bindparam("a_at"),
+                timed_out=bindparam("a_late")),
+        answers=select(answers.c.question_key, answers.c.response)
+        .where(answers.c.attempt_id == bindparam("a_id")),
+        credit=update(answers)
+        .where(answers.c.attempt_id == bindparam("a_id"),
+               answers.c.question_key == bindparam("a_key"))
+        .values(credit=bindparam("a_credit")),
+        unanswered=insert(answers).values(
+            attempt_id=bindparam("a_id"), question_key=bindparam("a_key"), response=None,
+            saved_at=bindparam("a_at"), credit=bindparam("a_credit")),
+        score=update(attempts).where(attempts.c.id == bindparam("a_id"))
+        .values(score=bindparam("a_score"), max_score=bindparam("a_max"),
+                passed=bindparam("a_passed")),
+        unread=select(func.count(modules.c.id))
+        .select_from(modules.outerjoin(reads, (reads.c.module_id == modules.c.id)
+                                       & (reads.c.user_id == bindparam("a_user"))))
+        .where(modules.c.course_id == bindparam("a_course"), modules.c.draft.is_(False),
+               reads.c.id.is_(None)),
+        version=select(Course.__table__.c.version)
+        .where(Course.__table__.c.id == bindparam("a_course")),
+    )
+
+
+def submission_of(user_id, attempt_id):
+    """What submitting needs of the user's attempt (a row), or None when it is not theirs."""
+    return db.session.execute(_statements().attempt,
+                              {"a_id": attempt_id, "a_user": user_id}).one_or_none()
+
+
+def grade_submission(attempt, responses, now, late):
+    """Submit and grade the attempt (a row of `submission_of`, or the attempt itself), once.
+
+    The first statement flips the status from open: only the caller whose UPDATE changed
+    the row goes on to save `responses` (when not late), grade the saved answers against the
+    attempt's own paper, write every credit and the score, and complete the course when it
+    passed. Returns the Grade, or None when the attempt was already submitted."""
+    q = _statements()
+    flipped = db.session.execute(q.flip, {"a_id": attempt.id, "a_at": (
+        attempt.deadline_at if late else now), "a_late": late}).rowcount
+    if flipped != 1:
+        return None
+    if responses and not late:
+        _upsert_answers(attempt.id, responses, now)
+    saved = dict(db.session.execute(q.answers, {"a_id": attempt.id}).all())
+    result = grade(attempt.paper, saved, attempt.pass_mark)
+    rows = [{"a_id": attempt.id, "a_key": key, "a_credit": credit, "a_at": now}
+            for key, credit in result.credits.items()]
+    if any(row["a_key"] in saved for row in rows):
+        db.session.execute(q.credit, [row for row in rows if row["a_key"] in saved])
+    if any(row["a_key"] not in saved for row in rows):
+        db.session.execute(q.unanswered, [row for row in rows if row["a_key"] not in saved])
+    db.session.execute(q.score, {"a_id": attempt.id, "a_score": result.score,
+                                 "a_max": result.max_score, "a_passed": result.passed})
+    if result.passed:
+        _complete_after_pass(attempt, now)
+    return result
+
+
+def _upsert_answers(attempt_id, responses, now):
+    table = QuizAnswer.__table__
+    dialect = db.session.get_bind().dialect.name
+    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
+    statement = build(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.attempt_id, table.c.question_key],
+        set_={"response": statement.excluded.response, "saved_at": statement.excluded.saved_at})
+    db.session.execute(statement, [
+        {"attempt_id": attempt_id, "question_key": key, "response": value, "saved_at": now}
+        for key, value in responses.items()])
+
+
+def _complete_after_pass(attempt, now):
+    """The completion of a passed attempt's course when every module is read (once)."""
+    q = _statements()
+    params = {"a_user": attempt.user_id, "a_course": attempt.course_id}
+    if db.session.execute(q.unread, params).scalar():
+        return
+    version = db.session.execute(q.version, params).scalar()
+    table = CourseCompletion.__table__
+    dialect = db.session.get_bind().dialect.name
+    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
+    db.session.execute(build(table).values(
+        user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
+        attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
+        index_elements=[table.c.user_id, table.c.course_id]))

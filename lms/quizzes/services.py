@@ -11,21 +11,27 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from lms.extensions import db
 from lms.org.models import utcnow
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizQuestion
 from lms.quizzes.papers import answers_visible, paper_view, result_view
-from lms.quizzes.results import bank_for_course, complete_course, grade_attempt, regrade
+from lms.quizzes.results import (
+    bank_for_course,
+    complete_course,
+    grade_submission,
+    regrade,
+    submission_of,
+)
 from lms.quizzes.stats import QuestionStats, QuizStats, quiz_stats
 
 __all__ = [
     "GRACE", "QuestionStats", "QuizError", "QuizStats", "QuizStatus", "answers_visible",
     "attempt_of", "bank_for_course", "complete_course", "expire_if_overdue", "paper_view",
     "quiz_stats", "quiz_status", "regrade", "result_view", "save_answers", "settings_of",
-    "start_attempt", "submit_attempt",
+    "start_attempt", "submission_of", "submit_attempt", "submit_submission",
 ]
 
 GRACE = timedelta(seconds=30)  # network and clock slack after the deadline
@@ -217,28 +223,32 @@ def _overdue(attempt, now):
 def _submit(attempt, responses, now):
     if attempt.status != "open":
         return attempt
-    late = _overdue(attempt, now)
-    # Only the caller whose UPDATE flips the row grades; the others read its result.
-    flipped = db.session.execute(
-        update(QuizAttempt)
-        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == "open")
-        .values(status="submitted", submitted_at=attempt.deadline_at if late else now,
-                timed_out=late)
-        .execution_options(synchronize_session=False)).rowcount
+    grade_submission(attempt, _wanted(attempt.paper, responses), now,
+                     late=_overdue(attempt, now))
     db.session.refresh(attempt)
-    if flipped != 1:
-        return attempt
-    if responses and not late:
-        _store_answers(attempt, responses, now)
-    grade_attempt(attempt, attempt.paper, now)
-    if attempt.passed:
-        complete_course(attempt.user_id, attempt.course_id, attempt)
     return attempt
 
 
+def submit_submission(row, responses=None, now=None):
+    """`submit_attempt` for a row of `submission_of`, the attempt page's path: a few plain
+    statements, no ORM object. Start it in a fresh transaction (commit the reads first), so
+    that on SQLite its first statement is its first write and waits for the lock instead
+    of being refused. Returns the Grade, or None when it was submitted already."""
+    if row.status != "open":
+        return None
+    now = now or utcnow()
+    return _retrying(lambda: grade_submission(row, _wanted(row.paper, responses), now,
+                                              late=_overdue(row, now)))
+
+
+def _wanted(paper, responses):
+    """The responses to questions of the paper, cleaned as they are stored."""
+    keys = {entry["key"] for entry in paper}
+    return {key: _clean(value) for key, value in (responses or {}).items() if key in keys}
+
+
 def _store_answers(attempt, responses, now):
-    keys = {entry["key"] for entry in attempt.paper}
-    wanted = {key: _clean(value) for key, value in responses.items() if key in keys}
+    wanted = _wanted(attempt.paper, responses)
     if not wanted:
         return 0
     existing = {row.question_key: row for row in db.session.scalars(

@@ -119,14 +119,17 @@ def save(attempt_id):
 @bp.post("/quiz/attempts/<int:attempt_id>/submit")
 @login_required
 def submit(attempt_id):
-    """Save the form's answers and submit: graded once, however often it is sent."""
-    found = _own_attempt(attempt_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    responses = responses_from_form(found.paper, request.form) if found.status == "open" else None
-    services.submit_attempt(found, responses)
+    """Save the form's answers and submit: graded once, however often it is sent. (CSRF is
+    checked for every POST by CSRFProtect.)"""
+    found = services.submission_of(current_user.id, attempt_id)
+    if found is None:
+        abort(404)
+    responses = responses_from_form(found.paper, request.form) if found.status == "open" \
+        else None
+    db.session.commit()  # the reads end here: the writing transaction starts by writing
+    services.submit_submission(found, responses)
     db.session.commit()
-    return redirect(url_for("quizzes.result", attempt_id=found.id))
+    return redirect(url_for("quizzes.result", attempt_id=attempt_id))
 
 
 @bp.get("/quiz/attempts/<int:attempt_id>/result")
