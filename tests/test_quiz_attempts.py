@@ -335,15 +335,16 @@ def test_regrade_applies_the_current_key_and_is_audit_logged(db, course, learner
 
     counts = regrade(bank, users["admin"], ip="10.0.0.9")
 
-    assert counts == {"attempts": 2, "changed": 2, "now_passed": 1, "now_failed": 1}
+    assert counts == {"attempts": 2, "changed": 2, "now_passed": 1, "now_failed": 1,
+                      "completions_withdrawn": 1}
     assert (mine.score, mine.passed, theirs.score, theirs.passed) == (3.0, False, 4.0, True)
     credits = dict(db.session.execute(select(QuizAnswer.question_key, QuizAnswer.credit)
                                       .where(QuizAnswer.attempt_id == mine.id)).all())
     assert credits == {"q01": 0.0, "q02": 0.0, "q03": 1.0, "q04": 1.0, "q05": 1.0}
     assert mine.paper[0]["answer"] == "c"
-    # The completion given to the first learner stays; the second learner now completes.
-    assert {c.user_id for c in db.session.scalars(select(CourseCompletion))} == {
-        learner.id, other.id}
+    # The first learner's completion is withdrawn (no other passed attempt); the second
+    # learner now completes.
+    assert {c.user_id for c in db.session.scalars(select(CourseCompletion))} == {other.id}
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "quiz_regraded"))
     assert (event.actor_id, event.object_type, event.object_id, event.ip) == (
         users["admin"].id, "quiz_banks", str(bank.id), "10.0.0.9")

@@ -94,17 +94,19 @@ def _completion(user_id, course_id):
 
 def regrade(bank, actor, ip=None):
     """Grade every submitted attempt of the bank again with each question's current answer
-    key (a question no longer in the bank, inactive, keeps the attempt's), and complete the
-    courses of attempts that now pass. Completions already given are kept, even when their
-    attempt now fails. Audit-logged; returns counts of attempts, changed, now_passed and
-    now_failed."""
+    key (a question no longer in the bank, inactive, keeps the attempt's); completions follow:
+    attempts that now pass complete their course (modules all read), and a completion whose
+    attempt now fails rests on another passed attempt of the learner, or is withdrawn.
+    Audit-logged; returns counts of attempts, changed, now_passed, now_failed and
+    completions_withdrawn."""
     current = {q.key: q for q in db.session.scalars(
         select(QuizQuestion).where(QuizQuestion.bank_id == bank.id,
                                    QuizQuestion.active.is_(True)))}
     ids = db.session.scalars(select(QuizAttempt.id).where(
         QuizAttempt.bank_id == bank.id, QuizAttempt.status == "submitted")
         .order_by(QuizAttempt.id)).all()
-    counts = {"attempts": 0, "changed": 0, "now_passed": 0, "now_failed": 0}
+    counts = {"attempts": 0, "changed": 0, "now_passed": 0, "now_failed": 0,
+              "completions_withdrawn": 0}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         answers = {}
@@ -133,6 +135,27 @@ def _regrade_one(attempt, current, answers, counts):
         complete_course(attempt.user_id, attempt.course_id, attempt)
     elif passed and not attempt.passed:
         counts["now_failed"] += 1
+        counts["completions_withdrawn"] += _withdraw_completion(attempt)
+
+
+def _withdraw_completion(attempt):
+    """The completion resting on an attempt that no longer passes: moved to another passed
+    attempt of the same learner and bank, else deleted. 1 when deleted, else 0."""
+    completion = db.session.scalar(select(CourseCompletion).where(
+        CourseCompletion.attempt_id == attempt.id))
+    if completion is None:
+        return 0
+    other = db.session.scalar(
+        select(QuizAttempt.id).where(QuizAttempt.user_id == attempt.user_id,
+                                     QuizAttempt.bank_id == attempt.bank_id,
+                                     QuizAttempt.passed.is_(True), QuizAttempt.id != attempt.id)
+        .order_by(QuizAttempt.submitted_at, QuizAttempt.id).limit(1))
+    if other is not None:
+        completion.attempt_id = other
+        return 0
+    db.session.delete(completion)
+    db.session.flush()
+    return 1
 
 
 def _current_key(entry, question):
