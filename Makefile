@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: install translations run test test-sqlite test-pg test-browser lint bench bench-smoke \
-	bench-http clean
+	bench-http bench-quiz clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-smoke: install
 # Only the HTTP rows (gunicorn + wrk); needs Debian's `wrk`.
 bench-http: install
 	$(BIN)/python -m bench.http
+
+# Only the quiz-submission rows (gunicorn + wrk, checked in the database); needs `wrk`.
+bench-quiz: install
+	$(BIN)/python -m bench.quiz
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules

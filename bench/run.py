@@ -1,4 +1,5 @@
-"""The figures: staff import, staff list, content sync, pages over HTTP; each beside a baseline.
+"""The figures: staff import, staff list, content sync, pages over HTTP, quiz submissions;
+each beside a baseline.
 
     python -m bench.run            full run (50,000 staff), writes bench/RESULTS.md
     python -m bench.run --smoke    tiny data, a few seconds, nothing written (CI)
@@ -20,6 +21,7 @@ from pathlib import Path
 from bench.generate import generate
 from bench.http import http_figures
 from bench.loader import create_schema, floor_insert_staff, insert_units, make_app
+from bench.quiz import quiz_figures
 from bench.sync import sync_figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,6 +216,8 @@ def main(argv=None):
         figures += [Figure(**row) for row in sync_figures(workdir, 1 if args.smoke else 5)]
         print("Serving with gunicorn and loading with wrk ...", file=sys.stderr)
         figures += [Figure(**row) for row in http_figures(workdir, smoke=args.smoke)]
+        print("Quiz submissions under gunicorn, checked in the database ...", file=sys.stderr)
+        figures += [Figure(**row) for row in quiz_figures(workdir, smoke=args.smoke)]
     if args.smoke:  # tiny data: the rows prove the pipeline works, the times mean nothing
         for figure in figures:
             figure.verdict = "(smoke)" if figure.target else ""
@@ -234,6 +238,9 @@ nothing changed (< 0.3 s), against reading the same files (the floor). HTTP (ben
 the demo instance served by `gunicorn --workers 2` and loaded by `wrk -t2 -c16 -d10s` on
 loopback (client and server share the 2 cores), signed in as the demo learner; a module page
 must reach >= 15% of the throughput of `/healthz` on the same server and keep p95 < 50 ms.
+Quiz submissions (bench/quiz.py): the same server, 16 connections each POSTing the submit of
+a prepared open attempt (answers saved, one request per attempt), >= 300 graded submissions
+per second with no error, and afterwards in the database no attempt lost or graded twice.
 Method and the index notes: bench/README.md.
 """
 

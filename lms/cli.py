@@ -14,6 +14,7 @@ from lms.org.commands import import_staff, import_units
 from lms.org.demo import demo_command
 from lms.org.models import Unit
 from lms.org.services import count_rows, fill_derived, subtree_ids, unit_by_code
+from lms.quizzes.commands import regrade_command
 from lms.web import base_url_context
 
 lms_cli = AppGroup("lms", help="CivicSkills administration commands.")
@@ -21,6 +22,7 @@ lms_cli.add_command(demo_command)
 lms_cli.add_command(import_units)
 lms_cli.add_command(import_staff)
 lms_cli.add_command(sync_content)
+lms_cli.add_command(regrade_command)
 
 
 @lms_cli.command("create-admin")

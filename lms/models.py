@@ -3,7 +3,9 @@
 from lms.audit.models import AuditEvent
 from lms.auth.models import LoginThrottle, User
 from lms.courses.models import (
+    ContentState,
     Course,
+    CourseCompletion,
     CourseText,
     Module,
     ModuleRead,
@@ -13,8 +15,10 @@ from lms.courses.models import (
     ProgrammeCourse,
 )
 from lms.org.models import Unit
+from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
 
 __all__ = [
-    "AuditEvent", "Course", "CourseText", "LoginThrottle", "Module", "ModuleRead", "ModuleText",
-    "Programme", "ProgrammeAssignment", "ProgrammeCourse", "Unit", "User",
+    "AuditEvent", "ContentState", "Course", "CourseCompletion", "CourseText", "LoginThrottle",
+    "Module", "ModuleRead", "ModuleText", "Programme", "ProgrammeAssignment", "ProgrammeCourse",
+    "QuizAnswer", "QuizAttempt", "QuizBank", "QuizQuestion", "Unit", "User",
 ]

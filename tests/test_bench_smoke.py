@@ -23,3 +23,23 @@ def test_smoke_benchmark_prints_every_figure():
     figure_rows = [row for row in out.splitlines() if row.startswith("| a)")
                    or row.startswith("| b)")]
     assert all("failed" not in row for row in figure_rows), out
+    assert "| e) " in out, "no quiz-submission row"
+
+
+@pytest.mark.slow
+def test_smoke_quiz_benchmark_checks_every_attempt_in_the_database():
+    """`bench.quiz --smoke`: forged sessions accepted, wrk submits, and afterwards no attempt
+    lost, graded twice or graded wrong (that part is a real check even on tiny data)."""
+    done = subprocess.run([sys.executable, "-m", "bench.quiz", "--smoke"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    if "no `wrk`" in out:
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+    assert "failed" not in out, out
+    for line in ("e) HTTP GET /healthz", "e) quiz submissions (4 learners at once",
+                 "graded/s in the DB", "checked in the database afterwards",
+                 "lost 0, doubled 0, wrong 0", "statuses 302: "):
+        assert line in out, line
+    assert "errors!" not in out, out
+    assert "ran out of attempts" not in out, out

@@ -37,6 +37,11 @@ def test_bundled_content_is_valid():
     assert sorted(programme.courses) == sorted(catalogue.courses)
     assert (programme.target_ratio, programme.validity_months) == (0.8, 24)
     assert str(programme.deadline) == "2026-12-31"
+    assert sorted(catalogue.banks) == sorted(course.quiz for course in catalogue.courses.values())
+    for bank in catalogue.banks.values():
+        assert catalogue.courses[bank.course].quiz == bank.slug
+        assert len(bank.questions) >= 3 * bank.settings["draw"]
+        assert all(set(q.data["text"]) == {"vi", "en"} for q in bank.questions)
 
 
 def test_broken_folder_reports_every_problem_with_file_and_line():

@@ -237,3 +237,30 @@ def test_the_readme_example_syncs(db, app, tmp_path, monkeypatch, sync):
     assert [module.slug for module in course.modules] == ["01-lock-screen"]
     programme = db.session.scalar(select(Programme).where(Programme.slug == "starter"))
     assert [link.course.slug for link in programme.courses] == ["phone-basics"]
+
+
+def test_identical_files_are_not_checked_again_unless_forced(db, content, sync):
+    sync()
+    result = sync()
+    assert "the files are those synced at" in result.output
+    # What only a full check would notice: a course unpublished in the database by hand.
+    _course(db, "first-steps").published = False
+    db.session.flush()
+    assert "the files are those synced at" in sync().output
+    assert not _course(db, "first-steps").published
+    result = sync("--force")
+    assert "~ course first-steps" in result.output
+    assert _course(db, "first-steps").published
+
+
+def test_any_changed_byte_means_a_full_check(db, content, sync):
+    sync()
+    module = next((content / "courses").rglob("01-*.md"))
+    module.write_text(module.read_text(encoding="utf-8") + "\nMột dòng mới.\n",
+                      encoding="utf-8")
+    result = sync()
+    assert "the files are those synced at" not in result.output
+    assert "~ module" in result.output
+    _edit(module, "\nMột dòng mới.\n", "\n<script>x</script>\n")
+    result = sync(code=1)
+    assert "raw HTML <script>" in result.output

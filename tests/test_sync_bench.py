@@ -17,6 +17,7 @@ def test_sync_benchmark_rows_come_out():
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line.split(" | ") for line in done.stdout.splitlines()]
     assert [row[0][:18] for row in rows] == ["c) content sync, c", "c) content sync, w",
+                                             "   warm with --for",
                                              "   `lms sync-conte"]
     assert [row[4] for row in rows[:2]] == ["< 2 s", "< 0.3 s"]
     assert all("failed" not in row[1] for row in rows), done.stdout

@@ -21,5 +21,7 @@ ACTION_LABELS = {
     "programme_assigned": _l("Assigned a programme"),
     "programme_deadline_changed": _l("Changed a programme deadline"),
     "programme_unassigned": _l("Removed a programme assignment"),
+    "quiz_regraded": _l("Regraded a quiz"),
 }
-OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content")}
+OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
+                 "quiz_banks": _l("Question bank")}

@@ -13,9 +13,9 @@ ROLE_ACTIONS = {
     "learner": frozenset(),
     "head": frozenset({"org.view", "programmes.view"}),
     "hr": frozenset({"org.view", "org.manage", "org.import", "programmes.view",
-                     "programmes.assign"}),
+                     "programmes.assign", "quizzes.stats"}),
     "admin": frozenset({"org.view", "org.manage", "org.import", "admin", "programmes.view",
-                        "programmes.assign", "courses.preview"}),
+                        "programmes.assign", "courses.preview", "quizzes.stats"}),
 }
 
 

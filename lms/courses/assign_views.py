@@ -37,7 +37,8 @@ def _programmes_page(programmes, form):
         assignments=assignments.assignments_in_scope(current_user),
         form=form if can_assign else None,
         units=assignments.units_in_scope(current_user) if can_assign else [],
-        can_assign=can_assign, confirm_form=ConfirmForm())
+        can_assign=can_assign, confirm_form=ConfirmForm(),
+        can_see_quiz_stats=allowed(current_user, "quizzes.stats"))
 
 
 @bp.get("/programmes")

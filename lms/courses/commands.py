@@ -4,20 +4,25 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from lms.courses.content import load_content
-from lms.courses.sync import apply_sync, plan_sync
+from lms.courses.sync import sync_folder
 from lms.extensions import db
 
 
 @click.command("sync-content")
 @click.option("--dry-run", is_flag=True, help="Check and report what would change; write nothing.")
+@click.option("--force", is_flag=True,
+              help="Check everything again even if the files are those of the last sync.")
 @with_appcontext
-def sync_content(dry_run):
+def sync_content(dry_run, force):
     """Check courses/, quizzes/ and programmes/ and sync them into the catalogue."""
     folder = current_app.config["CONTENT_DIR"]
-    catalogue = load_content(folder)
-    plan = None if catalogue.errors else plan_sync(catalogue)
-    errors = catalogue.errors or plan.errors
+    result = sync_folder(folder, dry_run=dry_run, force=force)
+    if result.identical_to is not None:
+        when = result.identical_to.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"no change: the files are those synced at {when} UTC "
+                   "(--force checks them again).")
+        return
+    plan, errors = result.plan, result.errors
     if errors:
         for error in errors:
             click.echo(str(error), err=True)
@@ -28,6 +33,5 @@ def sync_content(dry_run):
     if dry_run:
         click.echo(f"Dry run, nothing written: {plan.counts()}.")
         return
-    apply_sync(plan)
     db.session.commit()
     click.echo(f"Content synced from {folder}: {plan.counts()}.")

@@ -1,4 +1,4 @@
-"""Loaders for the content folder: courses, programmes and the names of the question banks.
+"""Loaders for the content folder: courses, programmes and question banks (lms.quizzes.bank).
 
 Everything is read and checked before anything is synced; every problem is reported as
 `path:line: message` (path relative to the content folder), never only the first one.
@@ -29,6 +29,7 @@ from lms.courses.content_schema import (
     check_body,
     slug_problem,
 )
+from lms.quizzes.bank import load_bank
 from lms.text import nfc
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -66,6 +67,10 @@ class _Reader:
             programme = self.programme(path)
             if programme is not None:
                 self.catalogue.programmes[programme.slug] = programme
+        for path in _files(self.root / "quizzes", "*.yaml"):  # after the courses they name
+            bank = load_bank(self, path)
+            if bank is not None:
+                self.catalogue.banks[bank.slug] = bank
         self.catalogue.errors.sort()
         return self.catalogue
 
@@ -80,20 +85,27 @@ class _Reader:
             return None
         return unicodedata.normalize("NFC", text.removeprefix("\ufeff").replace("\r\n", "\n"))
 
-    def parse_yaml(self, path, text, first_line, schema):
-        """(checked values, key lines) of a YAML mapping, or (None, {}) after reporting."""
+    def yaml_mapping(self, path, text, first_line, construct=True):
+        """(node, data) of a YAML document that is a mapping, or None after reporting. With
+        construct=False, data is None: the caller builds it from the node."""
         try:
-            node, data = _parse(text)
+            node, data = _parse(text, construct)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = f" ({e.context} on line {first_line + e.context_mark.line})" \
                 if e.context and e.context_mark and e.context_mark is not mark else ""
-            self.error(path, first_line + (mark.line if mark else 0),
-                       f"YAML syntax error: {e.problem or e.context}{where}")
+            return self.error(path, first_line + (mark.line if mark else 0),
+                              f"YAML syntax error: {e.problem or e.context}{where}") or None
+        if not (isinstance(data, dict) if construct else isinstance(node, yaml.MappingNode)):
+            return self.error(path, first_line, "expected `key: value` lines") or None
+        return node, data
+
+    def parse_yaml(self, path, text, first_line, schema):
+        """(checked values, key lines) of a YAML mapping, or (None, {}) after reporting."""
+        parsed = self.yaml_mapping(path, text, first_line)
+        if parsed is None:
             return None, {}
-        if not isinstance(data, dict):
-            self.error(path, first_line, "expected `key: value` lines")
-            return None, {}
+        node, data = parsed
         lines = {}
         for key_node, value_node in node.value:
             if key_node.value in lines:
@@ -105,19 +117,20 @@ class _Reader:
                     lines[(key_node.value, i)] = first_line + item.start_mark.line
         return self.fields(path, data, lines, schema), lines
 
-    def fields(self, path, data, lines, schema):
-        """The values of a schema, defaults filled; None if any is missing or wrong."""
+    def fields(self, path, data, lines, schema, at=1):
+        """The values of a schema, defaults filled; None if any is missing or wrong. `at` is
+        the line of the mapping, for keys that are missing."""
         values, ok = {}, True
         for key in data:
             if key not in schema:
-                ok = self.error(path, lines.get(key, 1), f"unknown key {key!r}")
+                ok = self.error(path, lines.get(key, at), f"unknown key {key!r}")
         for key, (check, required, default) in schema.items():
             values[key] = default if data.get(key) is None else data[key]
             if data.get(key) is None:
                 if required:
-                    ok = self.error(path, 1, f"missing key {key!r}")
+                    ok = self.error(path, at, f"missing key {key!r}")
             elif problem := check(data[key]):
-                ok = self.error(path, lines.get(key, 1), f"{key} {problem}")
+                ok = self.error(path, lines.get(key, at), f"{key} {problem}")
         return values if ok else None
 
     def markdown(self, path, schema, module_names):
@@ -255,14 +268,15 @@ class _Reader:
             _hash(path.parent, [path])) if ok else None
 
 
-def _parse(text):
+def _parse(text, construct=True):
     """(node, data) of a YAML document, read by libyaml for speed; on an error, the message is
     the pure-Python parser's, so that it is the same on every install."""
     for loader_class in dict.fromkeys((_FAST_LOADER, yaml.SafeLoader)):
         loader = loader_class(text)
         try:
             node = loader.get_single_node()
-            return node, (loader.construct_document(node) if node is not None else None)
+            return node, (loader.construct_document(node) if construct and node is not None
+                          else None)
         except yaml.MarkedYAMLError:
             if loader_class is yaml.SafeLoader:
                 raise

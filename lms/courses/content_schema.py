@@ -84,8 +84,8 @@ class ProgrammeSource:
 class Catalogue:
     courses: dict = field(default_factory=dict)  # slug -> CourseSource
     programmes: dict = field(default_factory=dict)  # slug -> ProgrammeSource
+    banks: dict = field(default_factory=dict)  # slug -> lms.quizzes.bank.BankSource
     errors: list = field(default_factory=list)
-
 
 
 # Field checks: each returns what is wrong with a value, or None when it is right.
@@ -120,9 +120,26 @@ def _digcomp(v):
     return None if len(set(v)) == len(v) else "lists a competence twice"
 
 
-def _ratio(v):
-    ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1
-    return None if ok else "must be a number with 0 < target_ratio <= 1"
+def _share(name):
+    def check(v):
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1
+        return None if ok else f"must be a number with 0 < {name} <= 1"
+    return check
+
+
+def _one_of(*choices):
+    def check(v):
+        return None if v in choices and isinstance(v, str) else \
+            f"must be one of {', '.join(choices)}"
+    return check
+
+
+def _mapping(v):
+    return None if isinstance(v, dict) else "must be `key: value` lines"
+
+
+def _list(v):
+    return None if isinstance(v, list) else "must be a list (lines starting with `- `)"
 
 
 def _iso_date(v):
@@ -164,8 +181,20 @@ MODULE_SCHEMA = {
 }
 PROGRAMME_SCHEMA = {
     "title": (_per_language, True, None), "summary": (_per_language, True, None),
-    "target_ratio": (_ratio, False, 0.8), "deadline": (_iso_date, False, None),
+    "target_ratio": (_share("target_ratio"), False, 0.8), "deadline": (_iso_date, False, None),
     "validity_months": (_int_in(1), False, None), "courses": (_slug_list, True, None),
+}
+BANK_SCHEMA = {
+    "course": (slug_problem, True, None), "version": (_int_in(1), True, None),
+    "settings": (_mapping, True, None), "questions": (_list, True, None),
+}
+SHOW_ANSWERS = ("never", "after_submit", "after_pass")
+SETTINGS_SCHEMA = {
+    "draw": (_int_in(1), True, None), "pass_mark": (_share("pass_mark"), False, 0.8),
+    "time_limit_minutes": (_int_in(0), False, 0), "max_attempts": (_int_in(0), False, 0),
+    "wait_minutes": (_int_in(0), False, 0), "shuffle_questions": (_bool, False, True),
+    "shuffle_choices": (_bool, False, True),
+    "show_answers": (_one_of(*SHOW_ANSWERS), False, "after_submit"),
 }
 # Stored once per course or module, so every language must agree with vi.
 SHARED_COURSE_KEYS = ("version", "minutes", "digcomp", "quiz", "published", "open",
@@ -196,7 +225,10 @@ _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 
 
 def check_body(body, first_line, folder, module_names):
-    """(line, message) for each problem in a Markdown body that starts at `first_line`."""
+    """(line, message) for each problem in a Markdown body that starts at `first_line`.
+    A question-bank text has no folder and no modules (both None): no images, no module links."""
+    if not any(c in body for c in "#!<["):  # nothing below can match: most question texts
+        return []
     problems, fenced = [], False
     for number, raw in enumerate(body.split("\n"), start=first_line):
         if _FENCE.match(raw):
@@ -232,6 +264,8 @@ def link_problem(url, module_names):
     if url.startswith("#"):
         return None
     module = MODULE_LINK.match(url)
+    if module and module_names is None:
+        return f"link to {url!r}: a question bank cannot link to modules; use https:// links"
     if module:
         return None if module[1] in module_names else \
             f"link to {url!r}: there is no module {module[1]}.md in this course"
@@ -244,6 +278,8 @@ def link_problem(url, module_names):
 
 def image_problem(src, folder):
     """Why an image reference is not allowed or not found (None if it is fine)."""
+    if folder is None:
+        return f"image {src!r}: question banks have no images"
     path = local_image(src)
     if path is None:
         return (f"image {src!r}: images are files of the course language folder, referenced "

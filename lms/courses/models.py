@@ -154,3 +154,29 @@ class ModuleRead(db.Model):
     module_version: Mapped[int] = mapped_column(default=1)
     course_version: Mapped[int] = mapped_column(default=1)
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CourseCompletion(db.Model):
+    """A learner completed a course: every module read and its quiz passed (or no quiz).
+    Written in the transaction that completes it; certificates and reports hang on it."""
+
+    __tablename__ = "course_completions"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    course_version: Mapped[int] = mapped_column(default=1)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("quiz_attempts.id"))
+    completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentState(db.Model):
+    """The fingerprint of the content folder (and of the code that checks it) as last synced:
+    a sync of byte-for-byte the same files by the same code has nothing to check or change."""
+
+    __tablename__ = "content_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,7 @@ from lms.auth.permissions import allowed
 from lms.courses import rendering
 from lms.courses.models import (
     Course,
+    CourseCompletion,
     CourseText,
     Module,
     ModuleRead,
@@ -23,6 +24,7 @@ from lms.courses.models import (
 )
 from lms.extensions import db
 from lms.org.models import utcnow
+from lms.quizzes.services import complete_course
 from lms.text import alpha_key
 
 PRIMARY_LANG = "vi"
@@ -50,7 +52,7 @@ def _statements():
     langs = bindparam("langs", expanding=True)
     course = (select(Bundle("course", Course.id, Course.slug, Course.version,
                             Course.retrain_from_version, Course.published, Course.open,
-                            Course.minutes, Course.digcomp),
+                            Course.minutes, Course.digcomp, Course.quiz_slug),
                      Bundle("text", CourseText.lang, CourseText.title, CourseText.summary,
                             CourseText.body, CourseText.body_hash))
               .outerjoin(CourseText, (CourseText.course_id == Course.id)
@@ -166,6 +168,7 @@ class CourseEntry:
     text: CourseText | None
     read: int = 0
     total: int = 0
+    completed_at: object = None  # when every module was read and the quiz passed
 
     @property
     def title(self):
@@ -177,10 +180,15 @@ class CourseEntry:
 
 
 def course_entries(user, courses, lang):
-    """CourseEntry for each course, in three queries whatever their number."""
+    """CourseEntry for each course, in four queries whatever their number."""
     ids = [course.id for course in courses]
     texts, progress = course_texts(ids, lang), reading_progress(user.id, ids)
-    return [CourseEntry(c, texts.get(c.id), *progress.get(c.id, (0, 0))) for c in courses]
+    completed = dict(db.session.execute(
+        select(CourseCompletion.course_id, CourseCompletion.completed_at).where(
+            CourseCompletion.user_id == user.id, CourseCompletion.course_id.in_(ids))).all()) \
+        if ids else {}
+    return [CourseEntry(c, texts.get(c.id), *progress.get(c.id, (0, 0)), completed.get(c.id))
+            for c in courses]
 
 
 def catalogue(user, lang):
@@ -238,6 +246,12 @@ def module_body(item, course):
     return html
 
 
+def completion_of(user_id, course_id):
+    """The user's completion of the course (every module read, its quiz passed), or None."""
+    return db.session.scalar(select(CourseCompletion).where(
+        CourseCompletion.user_id == user_id, CourseCompletion.course_id == course_id))
+
+
 def is_stale(read, course):
     """True when the read predates the course version that asks for a refresher."""
     return (read is not None and course.retrain_from_version is not None
@@ -250,7 +264,8 @@ def _read_of(user_id, module_id):
 
 
 def mark_read(user, module):
-    """Record once that the user read the module (a stale read is renewed); flushes."""
+    """Record once that the user read the module (a stale read is renewed), and complete the
+    course when this was the last module to read (quiz passed, or none); flushes."""
     course = module.course
     read = _read_of(user.id, module.id)
     if read is None:
@@ -260,10 +275,11 @@ def mark_read(user, module):
                                   module_version=module.version, course_version=course.version)
                 db.session.add(read)
         except IntegrityError:  # a concurrent click recorded it between our check and insert
-            return _read_of(user.id, module.id)
+            read = _read_of(user.id, module.id)
     elif is_stale(read, course):
         read.module_version, read.course_version = module.version, course.version
         read.read_at = utcnow()
+    complete_course(user.id, course.id)
     return read
 
 

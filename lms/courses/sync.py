@@ -1,13 +1,19 @@
-"""Sync the checked content folder into the catalogue tables (flushes; the caller commits)."""
+"""Sync the checked content folder into the catalogue tables and question banks (flushes; the
+caller commits)."""
 
+import hashlib
+import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.audit.services import record_event
+from lms.courses.content import load_content
 from lms.courses.content_schema import ContentError
 from lms.courses.models import (
+    ContentState,
     Course,
     CourseText,
     Module,
@@ -17,6 +23,7 @@ from lms.courses.models import (
 )
 from lms.extensions import db
 from lms.org.models import utcnow
+from lms.quizzes.models import QuizBank, QuizQuestion
 
 
 @dataclass
@@ -28,29 +35,40 @@ class SyncPlan:
     courses: dict = field(default_factory=lambda: {"added": [], "updated": [], "unpublished": []})
     modules: dict = field(default_factory=lambda: {"added": [], "updated": [], "removed": []})
     programmes: dict = field(default_factory=lambda: {"added": [], "updated": []})
+    banks: dict = field(default_factory=lambda: {"added": [], "updated": [], "unchanged": []})
+    # "<bank>/<question id>"; the questions of a new bank are not listed one by one
+    questions: dict = field(default_factory=lambda: {"added": [], "updated": [], "removed": []})
     retraining: dict = field(default_factory=dict)  # course slug -> retrain_from_version
     kept_programmes: list = field(default_factory=list)  # in the database, not on disk
+    kept_banks: list = field(default_factory=list)  # in the database, not on disk
 
     @property
     def changed(self):
         return any(any(group.values()) for group in (self.courses, self.modules,
-                                                      self.programmes))
+                                                      self.programmes, self.questions)) \
+            or bool(self.banks["added"] or self.banks["updated"])
 
     def summary(self):
         """The changes as plain data, for the audit log."""
         return {"courses": self.courses, "modules": self.modules,
-                "programmes": self.programmes, "retraining": self.retraining}
+                "programmes": self.programmes, "banks": self.banks,
+                "questions": self.questions, "retraining": self.retraining}
 
     def lines(self):
         """One line per change, for people."""
         signs = {"added": "+", "updated": "~", "unpublished": "-", "removed": "-"}
         out = []
         new = set(self.courses["added"])
+        notes = {"unpublished": " (unpublished: no longer on disk)",
+                 "removed": " (no longer on disk: kept as a draft)"}
         for kind, group in (("course", self.courses), ("module", self.modules),
-                            ("programme", self.programmes)):
+                            ("programme", self.programmes), ("bank", self.banks),
+                            ("question", self.questions)):
             for change, slugs in group.items():
-                note = {"unpublished": " (unpublished: no longer on disk)",
-                        "removed": " (no longer on disk: kept as a draft)"}.get(change, "")
+                if change == "unchanged":
+                    continue
+                note = " (no longer on disk: kept inactive)" if kind == "question" \
+                    and change == "removed" else notes.get(change, "")
                 # The modules of a new course are not listed one by one.
                 out += [f"{signs[change]} {kind} {slug}{note}" for slug in slugs
                         if kind != "module" or slug.split("/")[0] not in new]
@@ -58,6 +76,8 @@ class SyncPlan:
                 for slug, v in self.retraining.items()]
         out += [f"! programme {slug} is no longer on disk: kept unchanged"
                 for slug in self.kept_programmes]
+        out += [f"! bank {slug} is no longer on disk: kept unchanged"
+                for slug in self.kept_banks]
         return out
 
     def counts(self):
@@ -66,7 +86,8 @@ class SyncPlan:
             return "no change"
         parts = []
         for kind, group in (("courses", self.courses), ("modules", self.modules),
-                            ("programmes", self.programmes)):
+                            ("programmes", self.programmes), ("banks", self.banks),
+                            ("questions", self.questions)):
             if any(group.values()):
                 parts.append(f"{kind}: " + ", ".join(f"{len(v)} {k}" for k, v in group.items()))
         return "; ".join(parts)
@@ -102,7 +123,44 @@ def plan_sync(catalogue):
         elif known[slug] != source.content_hash:
             plan.programmes["updated"].append(slug)
     plan.kept_programmes = sorted(set(known) - set(catalogue.programmes))
+    _plan_banks(plan, catalogue.banks)
+    plan.errors.sort()
     return plan
+
+
+def _plan_banks(plan, sources):
+    """Banks and questions to write; versions only go up, and a changed question needs one."""
+    existing = {b.slug: b for b in db.session.scalars(select(QuizBank))}
+    for slug, source in sources.items():
+        bank = existing.get(slug)
+        if bank is None:
+            plan.banks["added"].append(slug)
+            continue
+        if bank.content_hash == source.content_hash:
+            plan.banks["unchanged"].append(slug)
+            continue
+        plan.banks["updated"].append(slug)
+        if source.version < bank.version:
+            plan.errors.append(ContentError(
+                *source.version_at, f"version {source.version} is lower than the synced "
+                f"version {bank.version}: versions only go up"))
+        rows = {q.key: q for q in bank.questions}  # loaded for the changed banks only
+        for question in source.questions:
+            row = rows.pop(question.key, None)
+            if row is None or not row.active:
+                plan.questions["added"].append(f"{slug}/{question.key}")
+            if row is None or row.content_hash == question.content_hash:
+                continue
+            if row.active:
+                plan.questions["updated"].append(f"{slug}/{question.key}")
+            if source.version == bank.version:
+                # Attempts keep the answer key they started with; a new version says so.
+                plan.errors.append(ContentError(
+                    source.version_at[0], question.line, f"question {question.key!r} has "
+                    f"changed since version {bank.version} was synced: raise version"))
+        plan.questions["removed"] += [f"{slug}/{key}" for key, row in rows.items()
+                                      if row.active]
+    plan.kept_banks = sorted(set(existing) - set(sources))
 
 
 def _plan_modules(plan, course, source):
@@ -138,6 +196,7 @@ def apply_sync(plan):
     db.session.flush()
     for slug in plan.programmes["added"] + plan.programmes["updated"]:
         _write_programme(slug, plan.catalogue.programmes[slug])
+    _write_banks(plan, now)
     record_event("content_synced", object_type="content", **plan.summary())
     db.session.flush()
 
@@ -210,3 +269,93 @@ def _write_programme(slug, source):
             row.position = position
     for row in rows.values():
         programme.courses.remove(row)
+
+
+def _write_banks(plan, now):
+    writes = plan.banks["added"] + plan.banks["updated"]
+    if not writes:
+        return
+    sources = [plan.catalogue.banks[slug] for slug in writes]
+    course_ids = dict(db.session.execute(select(Course.slug, Course.id).where(
+        Course.slug.in_({s.course for s in sources}))).all())
+    banks = {b.slug: b for b in db.session.scalars(
+        select(QuizBank).where(QuizBank.slug.in_(writes))
+        .options(selectinload(QuizBank.questions)))}
+    for source in sources:
+        bank = banks.get(source.slug)
+        if bank is None:
+            bank = QuizBank(slug=source.slug)
+            db.session.add(bank)
+        bank.course_id = course_ids[source.course]
+        bank.version = source.version
+        bank.settings = dict(source.settings)
+        bank.content_hash = source.content_hash
+        bank.synced_at = now
+        rows = {q.key: q for q in bank.questions}
+        for position, item in enumerate(source.questions, start=1):
+            row = rows.pop(item.key, None)
+            if row is None:
+                row = QuizQuestion(key=item.key)
+                bank.questions.append(row)
+            row.position, row.kind, row.active = position, item.kind, True
+            if row.content_hash != item.content_hash:
+                row.data, row.content_hash = item.data, item.content_hash
+        for row in rows.values():
+            # Attempts and statistics point at it: hide it rather than delete it.
+            row.active = False
+
+
+# The whole sync, as `lms sync-content` runs it -------------------------------------------
+
+CHECKING_CODE = ("lms.courses.content", "lms.courses.content_schema", "lms.courses.sync",
+                 "lms.quizzes.bank")
+CONTENT_FOLDERS = ("courses", "quizzes", "programmes")
+
+
+@dataclass
+class SyncResult:
+    """What `sync_folder` did: errors (nothing written), a plan, or nothing to do at all."""
+
+    plan: SyncPlan | None
+    errors: list
+    identical_to: object = None  # the datetime of the sync whose files these are, if any
+
+
+def content_fingerprint(folder):
+    """sha256 over the code that checks content and every file of the content folders (name
+    and bytes): equal fingerprints mean the same check of the same files."""
+    digest = hashlib.sha256()
+    for name in CHECKING_CODE:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    root = Path(folder)
+    for top in CONTENT_FOLDERS:
+        base = root / top
+        if base.is_dir():
+            for path in sorted(p for p in base.rglob("*") if p.is_file()):
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def sync_folder(folder, *, dry_run=False, force=False):
+    """Check the content folder and sync it (flushes; the caller commits).
+
+    When the files and the checking code are byte for byte those of the last successful
+    sync, there is nothing to check or change and nothing is read beyond the files' bytes;
+    `force` checks and plans everything again all the same."""
+    fingerprint = content_fingerprint(folder)
+    state = db.session.scalar(select(ContentState).order_by(ContentState.id).limit(1))
+    if not force and state is not None and state.fingerprint == fingerprint:
+        return SyncResult(None, [], identical_to=state.synced_at)
+    catalogue = load_content(folder)
+    plan = None if catalogue.errors else plan_sync(catalogue)
+    errors = catalogue.errors or plan.errors
+    if errors or dry_run:
+        return SyncResult(plan, errors)
+    apply_sync(plan)
+    if state is None:
+        state = ContentState(fingerprint=fingerprint)
+        db.session.add(state)
+    state.fingerprint, state.synced_at = fingerprint, utcnow()
+    db.session.flush()
+    return SyncResult(plan, [])

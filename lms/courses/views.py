@@ -78,12 +78,14 @@ def course(slug):
     items = services.outline(found, current_user.id, current_lang(),
                              drafts=allowed(current_user, "courses.preview"))
     counted = [item for item in items if not item.module.draft]
+    completion = services.completion_of(current_user.id, found.id)
     entry = services.CourseEntry(found, text, sum(item.read is not None for item in counted),
-                                 len(counted))
+                                 len(counted), completion and completion.completed_at)
     start = next((item for item in counted if item.read is None),
                  counted[0] if counted else None)
     return render_template("courses/course.html", course=found, entry=entry, text=text,
-                           intro=_render(text, found), items=items, start=start)
+                           intro=_render(text, found), items=items, start=start,
+                           completion=completion)
 
 
 @bp.get("/courses/<slug>/<module_slug>")
