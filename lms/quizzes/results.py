@@ -82,12 +82,29 @@ def complete_course(user_id, course_id, attempt=None):
             db.session.add(completion)
     except IntegrityError:  # completed by a concurrent request: theirs stands
         return _completion(user_id, course_id)
+    issue_course_certificate(completion, course, attempt if bank is not None else None)
     return completion
 
 
 def _completion(user_id, course_id):
     return db.session.scalar(select(CourseCompletion).where(
         CourseCompletion.user_id == user_id, CourseCompletion.course_id == course_id))
+
+
+def issue_course_certificate(completion, course, attempt=None, score=None, now=None):
+    """The course certificate of a completion, issued in the same transaction (once); the
+    score from the passed attempt, or (points, out of) when given."""
+    from lms.auth.models import User
+    from lms.certificates.services import issue
+    from lms.courses.services import course_texts
+
+    user = db.session.get(User, completion.user_id)
+    text = course_texts([course.id], "vi").get(course.id)
+    if score is None and attempt is not None and attempt.score is not None:
+        score = (attempt.score, attempt.max_score)
+    score = f"{score[0] / score[1]:.0%}" if score and score[1] else None
+    return issue(user, kind="course", title=text.title if text else course.slug, score=score,
+                 course=course, completion=completion, now=now or completion.completed_at)
 
 
 # Re-grading ------------------------------------------------------------------------------
@@ -153,6 +170,9 @@ def _withdraw_completion(attempt):
     if other is not None:
         completion.attempt_id = other
         return 0
+    from lms.certificates.services import revoke_for_completion
+
+    revoke_for_completion(completion, "The quiz was regraded: the attempt no longer passes.")
     db.session.delete(completion)
     db.session.flush()
     return 1
@@ -238,7 +258,7 @@ def grade_submission(attempt, responses, now, late):
     db.session.execute(q.score, {"a_id": attempt.id, "a_score": result.score,
                                  "a_max": result.max_score, "a_passed": result.passed})
     if result.passed:
-        _complete_after_pass(attempt, now)
+        _complete_after_pass(attempt, now, result)
     return result
 
 
@@ -255,7 +275,7 @@ def _upsert_answers(attempt_id, responses, now):
         for key, value in responses.items()])
 
 
-def _complete_after_pass(attempt, now):
+def _complete_after_pass(attempt, now, result):
     """The completion of a passed attempt's course when every module is read (once)."""
     q = _statements()
     params = {"a_user": attempt.user_id, "a_course": attempt.course_id}
@@ -265,7 +285,11 @@ def _complete_after_pass(attempt, now):
     table = CourseCompletion.__table__
     dialect = db.session.get_bind().dialect.name
     build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
-    db.session.execute(build(table).values(
+    inserted = db.session.execute(build(table).values(
         user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
         attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
-        index_elements=[table.c.user_id, table.c.course_id]))
+        index_elements=[table.c.user_id, table.c.course_id])).rowcount
+    if inserted == 1:  # this transaction completed the course: its certificate comes with it
+        completion = _completion(attempt.user_id, attempt.course_id)
+        issue_course_certificate(completion, db.session.get(Course, attempt.course_id),
+                                 score=(result.score, result.max_score), now=now)

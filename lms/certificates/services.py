@@ -1,0 +1,106 @@
+"""Issuing certificates: exactly once per completion, in the transaction that completes the
+course, and once per programme when every required course is held. Flushes, never commits."""
+
+import secrets
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from lms.certificates.models import Certificate, CertificateCounter
+from lms.extensions import db
+from lms.org.models import utcnow
+from lms.text import nfc
+
+CODE_BYTES = 24  # 192 random bits: never derived from ids or time
+DEFAULT_SIGNER = "Trưởng ban tổ chức"
+
+
+def new_code():
+    """A verification code: random, URL-safe, unrelated to anything else."""
+    return secrets.token_urlsafe(CODE_BYTES)
+
+
+def next_serial(year):
+    """The next serial of the year, "YYYY-NNNNNN": one counter row per year, bumped in the
+    caller's transaction (a row lock on PostgreSQL; SQLite has one writer at a time)."""
+    table = CertificateCounter.__table__
+    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[
+        db.session.get_bind().dialect.name]
+    db.session.execute(build(table).values(year=year, last=0).on_conflict_do_nothing(
+        index_elements=[table.c.year]))
+    db.session.execute(update(table).where(table.c.year == year)
+                       .values(last=table.c.last + 1))
+    last = db.session.scalar(select(table.c.last).where(table.c.year == year))
+    return f"{year}-{last:06d}"
+
+
+def certificate_in_force(user_id, *, course_id=None, programme_id=None):
+    """The user's certificate in force for the course (or programme), or None."""
+    query = select(Certificate).where(Certificate.user_id == user_id,
+                                      Certificate.revoked_at.is_(None))
+    query = query.where(Certificate.course_id == course_id) if course_id is not None else \
+        query.where(Certificate.programme_id == programme_id)
+    return db.session.scalar(query)
+
+
+def count_in_force(user_id):
+    """How many certificates the user holds (not revoked)."""
+    return db.session.scalar(select(func.count(Certificate.id)).where(
+        Certificate.user_id == user_id, Certificate.revoked_at.is_(None)))
+
+
+def issue(user, *, kind, title, score=None, course=None, programme=None, completion=None,
+          expires_on=None, issuer=None, signer=DEFAULT_SIGNER, lang="vi", now=None):
+    """Issue and sign one certificate, or return the one already in force (never two: the
+    partial unique indexes settle a race, the loser gets the winner's)."""
+    from lms.certificates.signing import CertificateClaims, sign
+
+    existing = certificate_in_force(
+        user.id, course_id=course.id if course is not None else None,
+        programme_id=programme.id if programme is not None else None)
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    claims = CertificateClaims(
+        serial=next_serial(now.year), code=new_code(), name=nfc(user.full_name),
+        title=nfc(title), kind=kind, issued_on=now.date().isoformat(), score=score,
+        issuer=nfc(issuer or (user.unit.name if user.unit else "")), signer=nfc(signer),
+        expires_on=expires_on.isoformat() if expires_on else None, lang=lang)
+    key_id, signature = sign(claims)
+    certificate = Certificate(
+        serial=claims.serial, code=claims.code, kind=kind, user_id=user.id,
+        course_id=course.id if course is not None else None,
+        programme_id=programme.id if programme is not None else None,
+        completion_id=completion.id if completion is not None else None,
+        course_version=course.version if course is not None else None, issued_at=now,
+        expires_on=expires_on, name=claims.name, title=claims.title, score=score,
+        issuer=claims.issuer, signer=claims.signer, lang=lang, key_id=key_id,
+        signature=signature)
+    try:
+        with db.session.begin_nested():
+            db.session.add(certificate)
+    except IntegrityError:  # issued by a concurrent request meanwhile: theirs stands
+        return certificate_in_force(
+            user.id, course_id=course.id if course is not None else None,
+            programme_id=programme.id if programme is not None else None)
+    return certificate
+
+
+def revoke(certificate, reason, actor=None, now=None):
+    """Revoke a certificate in force (it stays on record, and in the revocation list)."""
+    if certificate.revoked_at is None:
+        certificate.revoked_at = now or utcnow()
+        certificate.revoked_reason = reason
+        certificate.revoked_by_id = actor.id if actor is not None else None
+    return certificate
+
+
+def revoke_for_completion(completion, reason, actor=None):
+    """Revoke the certificates resting on a completion that is withdrawn, and unlink them."""
+    for certificate in db.session.scalars(select(Certificate).where(
+            Certificate.completion_id == completion.id)):
+        revoke(certificate, reason, actor)
+        certificate.completion_id = None
+    db.session.flush()
