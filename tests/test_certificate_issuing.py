@@ -76,3 +76,31 @@ def test_a_second_certificate_for_the_same_course_is_never_issued(db, users):
     codes = {issue(user, kind="course", title="Alpha", course=course).code
              for user in users.values()}
     assert len(codes) == len(users)  # random codes, none alike
+
+
+def test_holding_every_course_of_a_programme_issues_its_certificate_once(db, users, org):
+    from datetime import date
+
+    from lms.certificates.services import add_months
+    from tests.course_factories import make_programme
+
+    learner = users["learner"]
+    alpha, beta = make_course("alpha", 1), make_course("beta", 1)
+    programme = make_programme("basic", [alpha, beta])
+    programme.validity_months = 24
+    db.session.flush()
+    mark_read(learner, alpha.modules[0])
+    assert db.session.scalar(select(func.count(Certificate.id))
+                             .where(Certificate.kind == "programme")) == 0
+    mark_read(learner, beta.modules[0])
+    held = db.session.scalars(select(Certificate).order_by(Certificate.id)).all()
+    assert [c.kind for c in held] == ["course", "course", "programme"]
+    assert held[2].programme_id == programme.id
+    # The programme's validity applies to its course certificates and to its own.
+    issued_on = held[2].issued_at.date()
+    assert held[2].expires_on == add_months(issued_on, 24)
+    assert held[0].expires_on == add_months(held[0].issued_at.date(), 24)
+    mark_read(learner, beta.modules[0])
+    assert certificates(db) == 3
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2024, 2, 29), 24) == date(2026, 2, 28)

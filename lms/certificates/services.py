@@ -1,6 +1,7 @@
 """Issuing certificates: exactly once per completion, in the transaction that completes the
 course, and once per programme when every required course is held. Flushes, never commits."""
 
+import calendar
 import secrets
 
 from sqlalchemy import func, select, update
@@ -9,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.certificates.models import Certificate, CertificateCounter
+from lms.courses.models import Programme, ProgrammeCourse
 from lms.extensions import db
 from lms.org.models import utcnow
 from lms.text import nfc
@@ -104,3 +106,51 @@ def revoke_for_completion(completion, reason, actor=None):
         revoke(certificate, reason, actor)
         certificate.completion_id = None
     db.session.flush()
+
+
+# Validity and programme certificates ------------------------------------------------------
+
+def add_months(day, months):
+    """The same day `months` later (the month's last day when it is shorter)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year,
+                                                                                    month)[1]))
+
+
+def course_validity(course_id, issued_on):
+    """When a course certificate expires: the shortest validity of the programmes that
+    require the course (None: no programme limits it)."""
+    months = db.session.scalar(
+        select(func.min(Programme.validity_months))
+        .join(ProgrammeCourse, ProgrammeCourse.programme_id == Programme.id)
+        .where(ProgrammeCourse.course_id == course_id, Programme.validity_months.is_not(None)))
+    return add_months(issued_on, months) if months else None
+
+
+def issue_programme_certificates(user, course_id, now=None):
+    """After a course certificate: a programme certificate for every programme requiring the
+    course whose required courses the user now all holds (certificates in force, not
+    expired), once each. Returns the certificates issued."""
+    now = now or utcnow()
+    today = now.date()
+    issued = []
+    for programme in db.session.scalars(
+            select(Programme).join(ProgrammeCourse, ProgrammeCourse.programme_id == Programme.id)
+            .where(ProgrammeCourse.course_id == course_id)):
+        required = select(ProgrammeCourse.course_id).where(
+            ProgrammeCourse.programme_id == programme.id)
+        total = db.session.scalar(select(func.count()).select_from(required.subquery()))
+        held = db.session.scalar(
+            select(func.count(func.distinct(Certificate.course_id))).where(
+                Certificate.user_id == user.id, Certificate.revoked_at.is_(None),
+                Certificate.course_id.in_(required),
+                (Certificate.expires_on.is_(None)) | (Certificate.expires_on >= today)))
+        if total and held == total and certificate_in_force(
+                user.id, programme_id=programme.id) is None:
+            title = (programme.titles or {}).get("vi") or programme.slug
+            expires = add_months(today, programme.validity_months) \
+                if programme.validity_months else None
+            issued.append(issue(user, kind="programme", title=title, programme=programme,
+                                expires_on=expires, now=now))
+    return issued

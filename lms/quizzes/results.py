@@ -95,7 +95,7 @@ def issue_course_certificate(completion, course, attempt=None, score=None, now=N
     """The course certificate of a completion, issued in the same transaction (once); the
     score from the passed attempt, or (points, out of) when given."""
     from lms.auth.models import User
-    from lms.certificates.services import issue
+    from lms.certificates.services import course_validity, issue, issue_programme_certificates
     from lms.courses.services import course_texts
 
     user = db.session.get(User, completion.user_id)
@@ -103,8 +103,12 @@ def issue_course_certificate(completion, course, attempt=None, score=None, now=N
     if score is None and attempt is not None and attempt.score is not None:
         score = (attempt.score, attempt.max_score)
     score = f"{score[0] / score[1]:.0%}" if score and score[1] else None
-    return issue(user, kind="course", title=text.title if text else course.slug, score=score,
-                 course=course, completion=completion, now=now or completion.completed_at)
+    now = now or completion.completed_at
+    certificate = issue(user, kind="course", title=text.title if text else course.slug,
+                        score=score, course=course, completion=completion, now=now,
+                        expires_on=course_validity(course.id, now.date()))
+    issue_programme_certificates(user, course.id, now=now)
+    return certificate
 
 
 # Re-grading ------------------------------------------------------------------------------
