@@ -22,6 +22,8 @@ ACTION_LABELS = {
     "programme_deadline_changed": _l("Changed a programme deadline"),
     "programme_unassigned": _l("Removed a programme assignment"),
     "quiz_regraded": _l("Regraded a quiz"),
+    "certificate_revoked": _l("Revoked a certificate"),
+    "certificate_reissued": _l("Re-issued a certificate"),
 }
 OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
-                 "quiz_banks": _l("Question bank")}
+                 "quiz_banks": _l("Question bank"), "certificates": _l("Certificate")}
