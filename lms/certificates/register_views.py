@@ -41,8 +41,8 @@ PROBLEMS = {
 
 class RevokeForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[required(), at_most(500)],
-                           description=_l("Kept with the certificate and shown to whoever "
-                                          "checks it."))
+                           description=_l("Kept with the certificate, in the register and in "
+                                          "the audit log."))
 
 
 def _today():
