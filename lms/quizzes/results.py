@@ -292,8 +292,8 @@ def _complete_after_pass(attempt, now, result):
     inserted = db.session.execute(build(table).values(
         user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
         attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
-        index_elements=[table.c.user_id, table.c.course_id])).rowcount
-    if inserted == 1:  # this transaction completed the course: its certificate comes with it
-        completion = _completion(attempt.user_id, attempt.course_id)
+        index_elements=[table.c.user_id, table.c.course_id]).returning(table.c.id)).scalar()
+    if inserted is not None:  # this transaction completed the course: its certificate too
+        completion = db.session.get(CourseCompletion, inserted)
         issue_course_certificate(completion, db.session.get(Course, attempt.course_id),
                                  score=(result.score, result.max_score), now=now)
