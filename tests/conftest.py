@@ -1,4 +1,8 @@
-"""Fixtures: an app per test session, rollback isolation per test, a user per role."""
+"""Fixtures: an app per test session, rollback isolation per test, a user per role, a private
+content folder and the sync command."""
+
+import shutil
+from pathlib import Path
 
 import pytest
 from flask import g
@@ -228,3 +232,22 @@ def login_as(client):
     return lambda user: _login_as(client, user)
 
 
+
+
+@pytest.fixture
+def content(app, tmp_path, monkeypatch):
+    """A private copy of tests/content/small, made the app's content folder."""
+    folder = tmp_path / "content"
+    shutil.copytree(Path(__file__).resolve().parent / "content" / "small", folder)
+    monkeypatch.setitem(app.config, "CONTENT_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def sync(runner):
+    """Run `lms sync-content [args]` and check its exit code (0 unless told)."""
+    def run(*args, code=0):
+        result = runner.invoke(args=["lms", "sync-content", *args])
+        assert result.exit_code == code, result.output
+        return result
+    return run

@@ -10,7 +10,7 @@ from lms.audit.models import AuditEvent
 from lms.courses.content import load_content
 from lms.courses.models import Course, Module, ModuleText
 from lms.quizzes.models import QuizBank, QuizQuestion
-from tests.test_content import FIXTURES, ROOT
+from tests.test_content import ROOT
 
 BANK = "quizzes/first-steps.yaml"
 # The last question of tests/content/small/quizzes/first-steps.yaml (lines 84-92).
@@ -24,24 +24,6 @@ LAST_QUESTION = """  - id: quiz-needed
       vi: "Đúng."
       en: "True."
 """
-
-
-@pytest.fixture
-def content(app, tmp_path, monkeypatch):
-    """A private copy of tests/content/small, also the app's content folder."""
-    folder = tmp_path / "content"
-    shutil.copytree(FIXTURES / "small", folder)
-    monkeypatch.setitem(app.config, "CONTENT_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def sync(runner):
-    def run(*args, code=0):
-        result = runner.invoke(args=["lms", "sync-content", *args])
-        assert result.exit_code == code, result.output
-        return result
-    return run
 
 
 def _edit(path, old, new):

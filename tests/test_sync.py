@@ -13,24 +13,6 @@ from lms.courses.sync import apply_sync, plan_sync
 from tests.test_content import BROKEN, FIXTURES, ROOT
 
 
-@pytest.fixture
-def content(app, tmp_path, monkeypatch):
-    """A private copy of tests/content/small as the app's content folder."""
-    folder = tmp_path / "content"
-    shutil.copytree(FIXTURES / "small", folder)
-    monkeypatch.setitem(app.config, "CONTENT_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def sync(runner):
-    def run(*args, code=0):
-        result = runner.invoke(args=["lms", "sync-content", *args])
-        assert result.exit_code == code, result.output
-        return result
-    return run
-
-
 def _count(db, model, *where):
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
