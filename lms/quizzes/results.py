@@ -250,7 +250,7 @@ def grade_submission(attempt, responses, now, late):
     if flipped != 1:
         return None
     if responses and not late:
-        _upsert_answers(attempt.id, responses, now)
+        upsert_answers(attempt.id, responses, now)
     saved = dict(db.session.execute(q.answers, {"a_id": attempt.id}).all())
     result = grade(attempt.paper, saved, attempt.pass_mark)
     rows = [{"a_id": attempt.id, "a_key": key, "a_credit": credit, "a_at": now}
@@ -266,11 +266,18 @@ def grade_submission(attempt, responses, now, late):
     return result
 
 
-def _upsert_answers(attempt_id, responses, now):
+def _insert(table):
+    """An INSERT with ON CONFLICT, in the session's dialect (SQLite or PostgreSQL)."""
+    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+    return build[db.session.get_bind().dialect.name](table)
+
+
+def upsert_answers(attempt_id, responses, now):
+    """Save responses {question key: response} of an attempt, replacing earlier ones."""
+    if not responses:
+        return
     table = QuizAnswer.__table__
-    dialect = db.session.get_bind().dialect.name
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
-    statement = build(table)
+    statement = _insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.attempt_id, table.c.question_key],
         set_={"response": statement.excluded.response, "saved_at": statement.excluded.saved_at})
@@ -287,9 +294,7 @@ def _complete_after_pass(attempt, now, result):
         return
     version = db.session.execute(q.version, params).scalar()
     table = CourseCompletion.__table__
-    dialect = db.session.get_bind().dialect.name
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
-    inserted = db.session.execute(build(table).values(
+    inserted = db.session.execute(_insert(table).values(
         user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
         attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
         index_elements=[table.c.user_id, table.c.course_id]).returning(table.c.id)).scalar()

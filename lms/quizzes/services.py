@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from lms.extensions import db
 from lms.org.models import utcnow
-from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizQuestion
+from lms.quizzes.models import QuizAttempt, QuizQuestion
 from lms.quizzes.papers import answers_visible, paper_view, result_view
 from lms.quizzes.results import (
     bank_for_course,
@@ -24,6 +24,7 @@ from lms.quizzes.results import (
     grade_submission,
     regrade,
     submission_of,
+    upsert_answers,
 )
 from lms.quizzes.stats import QuestionStats, QuizStats, quiz_stats
 
@@ -249,19 +250,7 @@ def _wanted(paper, responses):
 
 def _store_answers(attempt, responses, now):
     wanted = _wanted(attempt.paper, responses)
-    if not wanted:
-        return 0
-    existing = {row.question_key: row for row in db.session.scalars(
-        select(QuizAnswer).where(QuizAnswer.attempt_id == attempt.id,
-                                 QuizAnswer.question_key.in_(wanted)))}
-    for key, value in wanted.items():
-        row = existing.get(key)
-        if row is None:
-            db.session.add(QuizAnswer(attempt_id=attempt.id, question_key=key, response=value,
-                                      saved_at=now))
-        else:
-            row.response, row.saved_at = value, now
-    db.session.flush()
+    upsert_answers(attempt.id, wanted, now)
     db.session.expire(attempt, ["answers"])
     return len(wanted)
 

@@ -95,10 +95,9 @@ def attempt(attempt_id):
 @bp.post("/quiz/attempts/<int:attempt_id>/save")
 @login_required
 def save(attempt_id):
-    """Save the answers given so far (the page's script calls it on every change)."""
+    """Save the answers given so far (the page's script calls it on every change). (CSRF is
+    checked for every POST by CSRFProtect.)"""
     found = _own_attempt(attempt_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
         saved = services.save_answers(found, responses_from_form(found.paper, request.form))
