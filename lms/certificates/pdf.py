@@ -3,15 +3,22 @@
 import copy
 import functools
 import io
+import itertools
+import math
 import tempfile
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import segno
 import yaml
 from flask import current_app
+from fontTools import subset as ftsubset
+from fontTools import ttLib
 from fpdf import FPDF
+from fpdf import output as fpdf_output
+from fpdf.fonts import SubsetMap
 
 from lms.certificates.signing import ATTACHMENT, CertificateClaims, display_value, seal, sign
 
@@ -53,16 +60,14 @@ def _font_file(source: str) -> str:
     fpdf2 parses the font on every `add_font` and subsets it on every `output`; on the
     full Noto font that costs ~100 ms a document, on this copy a few milliseconds.
     """
-    from fontTools import subset, ttLib
-
     font = ttLib.TTFont(source, recalcTimestamp=False)
-    options = subset.Options()
+    options = ftsubset.Options()
     options.layout_features = LAYOUT_FEATURES
     options.hinting = False
     options.notdef_outline = True
     options.name_IDs = ["*"]
     options.glyph_names = True
-    subsetter = subset.Subsetter(options)
+    subsetter = ftsubset.Subsetter(options)
     subsetter.populate(unicodes=COVERAGE)
     subsetter.subset(font)
     target = Path(_font_dir()) / (Path(source).stem + "-vi.ttf")
@@ -75,31 +80,68 @@ def _font_dir() -> str:
     return tempfile.mkdtemp(prefix="lms-cert-fonts-")
 
 
+class _WholeFont(ttLib.TTFont):
+    """A compact font embedded whole instead of subset again, shared by every document.
+
+    The compact font is already cut to Vietnamese coverage (~50 KB); re-subsetting it with
+    fontTools for every document cost ~40% of a certificate's time. Nothing here changes the
+    font: `save` writes the compact bytes, glyph names and ids come from tables built once,
+    and `close` (fpdf2 closes fonts after writing) keeps it usable for the next document.
+    """
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False)
+        self._data = data
+        self._names = list(self.getGlyphOrder())
+        self._ids = {name: index for index, name in enumerate(self._names)}
+
+    def save(self, file, reorderTables=True):  # noqa: N803  (fontTools' signature)
+        file.write(self._data)
+
+    def getGlyphID(self, glyphName):  # noqa: N802, N803
+        return self._ids[glyphName]
+
+    def getGlyphName(self, glyphID):  # noqa: N802, N803
+        return self._names[glyphID]
+
+    def close(self):
+        pass
+
+
+class _Subsetter(ftsubset.Subsetter):
+    """fontTools' subsetter, which leaves a `_WholeFont` as it is (it is the subset)."""
+
+    def subset(self, font):
+        if not isinstance(font, _WholeFont):
+            super().subset(font)
+
+
+# fpdf2 subsets every embedded font through `fpdf.output.ftsubset`; the stand-in differs
+# from fontTools only for the certificate fonts above.
+fpdf_output.ftsubset = SimpleNamespace(Options=ftsubset.Options, Subsetter=_Subsetter)
+
+
 @functools.cache
 def _prototype(regular: str, bold: str) -> dict:
-    """The fonts parsed once per process: a template FPDF's font objects and the font bytes."""
+    """The two fonts parsed once per process (a template FPDF's font objects)."""
     template = FPDF()
     template.add_font(FAMILY, "", _font_file(regular))
     template.add_font(FAMILY, "B", _font_file(bold))
-    return {key: (font, Path(font.ttffile).read_bytes())
-            for key, font in template.fonts.items()}
+    for font in template.fonts.values():
+        font.ttfont = _WholeFont(Path(font.ttffile).read_bytes())
+    return dict(template.fonts)
 
 
 def _add_fonts(pdf: FPDF, regular: str, bold: str) -> None:
     """Give `pdf` the two font styles without parsing the fonts again.
 
     `FPDF.add_font` re-reads the whole font for every document; here each document gets a
-    shallow copy of the parsed font (widths, cmap and HarfBuzz face are read-only and
-    shared) with its own glyph subset and its own fontTools object, which fpdf2 subsets in
-    place when writing the PDF.
+    shallow copy of the parsed font (widths, cmap, HarfBuzz face and the whole font are
+    read-only and shared) with its own glyph map and font descriptor.
     """
-    from fontTools import ttLib
-    from fpdf.fonts import SubsetMap
-
-    for key, (proto, data) in _prototype(regular, bold).items():
+    for key, proto in _prototype(regular, bold).items():
         font = copy.copy(proto)
-        font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False,
-                                   recalcBBoxes=False, lazy=True)
+        font.desc = copy.copy(proto.desc)
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font.subset = SubsetMap(font)
@@ -147,7 +189,6 @@ def render_pdf(claims: CertificateClaims, layout: dict, verify_url: str,
     pdf.set_auto_page_break(False)
     pdf.set_margin(0)
     _add_fonts(pdf, fonts["regular"], fonts.get("bold", fonts["regular"]))
-    pdf.set_text_shaping(True)
     pdf.set_title(f"{claims.title} – {claims.name}")
     pdf.set_author(claims.issuer)
     pdf.set_subject(f"Certificate {claims.serial}")
@@ -168,6 +209,7 @@ def render_pdf(claims: CertificateClaims, layout: dict, verify_url: str,
         elif kind == "qr":
             _qr(pdf, element, verify_url)
         elif kind == "text":
+            pdf.set_text_shaping("field" in element or _has_marks(_element_text(claims, element)))
             _text(pdf, layout, element, _element_text(claims, element))
         else:
             raise ValueError(f"unknown layout element type {kind!r}")
@@ -176,6 +218,12 @@ def render_pdf(claims: CertificateClaims, layout: dict, verify_url: str,
                    desc="Signed certificate data (Ed25519)", mime_type="application/json",
                    modification_date=datetime(2000, 1, 1, tzinfo=UTC))
     return bytes(pdf.output())
+
+
+@functools.cache
+def _has_marks(text: str) -> bool:
+    """Whether NFC text still holds a combining mark (HarfBuzz must place it)."""
+    return any(unicodedata.combining(char) for char in _nfc(text))
 
 
 def _element_text(claims, element) -> str:
@@ -194,22 +242,25 @@ def _frame(pdf, layout, element):
 
 
 def _qr(pdf, element, verify_url):
-    """The QR code drawn as vector squares (sharp at any zoom), one rectangle per dark run."""
+    """The QR code drawn as vector squares (sharp at any zoom): one filled path of one
+    rectangle per dark run, written as a single content-stream operation."""
     # A fixed mask skips segno's mask scoring, the slowest part of encoding; any mask scans.
     matrix = segno.make(verify_url, error="m", mask=0, boost_error=False).matrix
-    module = element["size"] / len(matrix)
-    pdf.set_fill_color(0, 0, 0)
+    k, module = pdf.k, element["size"] / len(matrix)
+    left, top = element["x"] * k, (pdf.h - element["y"]) * k
+    step = module * k
+    runs = []
     for row, cells in enumerate(matrix):
-        col = 0
-        while col < len(cells):
-            if not cells[col]:
-                col += 1
-                continue
-            start = col
-            while col < len(cells) and cells[col]:
-                col += 1
-            pdf.rect(element["x"] + start * module, element["y"] + row * module,
-                     (col - start) * module, module, style="F")
+        y = top - (row + 1) * step
+        for dark, group in itertools.groupby(enumerate(cells), key=lambda cell: cell[1]):
+            if dark:
+                group = list(group)
+                runs.append(f"{left + group[0][0] * step:.2f} {y:.2f} "
+                            f"{len(group) * step:.2f} {step:.2f} re")
+    pdf.set_fill_color(0, 0, 0)
+    # fpdf2 has no public call for a path of many rectangles; `rect` per run cost ~15% of
+    # a certificate. `_out` appends to the page's content stream, as `rect` itself does.
+    pdf._out("\n".join(runs) + "\nf")  # noqa: SLF001
 
 
 def _text(pdf, layout, element, text):
@@ -217,11 +268,22 @@ def _text(pdf, layout, element, text):
     text = _nfc(text)
     x = element.get("x", 20)
     width = element.get("w", pdf.w - 2 * x)
+    style = element.get("style", "")
     size = element.get("size", 12)
-    pdf.set_font(FAMILY, element.get("style", ""), size)
-    while size > 6 and pdf.get_string_width(text) > width:
-        size -= 0.5
+    pdf.set_font(FAMILY, style, size)
+    natural = _advance(pdf.current_font, text) * size / 1000 / pdf.k  # width at `size`
+    if natural > width:
+        size = max(6, math.floor(size * width / natural * 2) / 2)
         pdf.set_font_size(size)
     pdf.set_text_color(*_rgb(layout, element.get("colour")))
     pdf.set_xy(x, element["y"])
     pdf.cell(w=width, h=size * 0.5, text=text, align=element.get("align", "C"))
+
+
+def _advance(font, text: str) -> int:
+    """The text's advance width in thousandths of the font size, from the font's metrics.
+
+    The fonts carry no kerning or substitution tables, so this is what shaping yields; a
+    combining mark that survives NFC has no advance of its own.
+    """
+    return sum(0 if unicodedata.combining(char) else font.cw[ord(char)] for char in text)
