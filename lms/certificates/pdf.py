@@ -13,13 +13,13 @@ from types import SimpleNamespace
 
 import segno
 import yaml
-from flask import current_app
 from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf import output as fpdf_output
 from fpdf.fonts import SubsetMap
 
+from lms.certificates.layouts import DEFAULT_LAYOUT, LAYOUT_NAME, certificates_dir, font_path
 from lms.certificates.signing import ATTACHMENT, CertificateClaims, display_value, seal, sign
 
 FAMILY = "CertSans"
@@ -33,24 +33,23 @@ COVERAGE = [*range(0x20, 0x7F), *range(0xA0, 0x180), 0x1A0, 0x1A1, 0x1AF, 0x1B0,
 LAYOUT_FEATURES: list[str] = []
 
 
-def layout_dir() -> Path:
-    """Where layouts live: CERT_LAYOUT_DIR, else `certificates/` next to the `lms` package."""
-    configured = current_app.config.get("CERT_LAYOUT_DIR")
-    return Path(configured) if configured else Path(current_app.root_path).parent / "certificates"
-
-
-def load_layout(name: str = "default") -> dict:
-    """Read a layout YAML file by name."""
-    if not name.replace("-", "").replace("_", "").isalnum():
+def load_layout(name: str = DEFAULT_LAYOUT) -> dict:
+    """A layout of `certificates/layouts/` by name, font paths resolved (cached per file)."""
+    if not LAYOUT_NAME.match(name):
         raise ValueError(f"bad layout name {name!r}")
-    return read_layout(layout_dir() / f"{name}.yaml")
+    folder = certificates_dir()
+    path = folder / "layouts" / f"{name}.yaml"
+    return read_layout(path, path.stat().st_mtime_ns, folder)
 
 
-@functools.cache
-def read_layout(path: Path) -> dict:
-    """Parse one layout file (cached per process)."""
+@functools.lru_cache(maxsize=32)
+def read_layout(path: Path, stamp: int, folder: Path) -> dict:
+    """Parse one layout file (once per version of the file), its fonts as absolute paths."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        layout = yaml.safe_load(fh)
+    layout["fonts"] = {style: str(font_path(folder, name))
+                       for style, name in layout["fonts"].items()}
+    return layout
 
 
 @functools.cache

@@ -166,7 +166,7 @@ def reissue_certificate(actor, certificate, ip=None):
         completion=db.session.get(CourseCompletion, certificate.completion_id)
         if certificate.completion_id else None,
         expires_on=certificate.expires_on, issuer=certificate.issuer,
-        signer=certificate.signer, lang=certificate.lang)
+        signer=certificate.signer, layout=certificate.layout, lang=certificate.lang)
     if new is None or new.id == certificate.id:
         raise RegisterError("other_in_force")
     # The course version completed, not the course's current one (it is not signed).

@@ -16,7 +16,6 @@ from lms.org.models import utcnow
 from lms.text import nfc
 
 CODE_BYTES = 24  # 192 random bits: never derived from ids or time
-DEFAULT_SIGNER = "Trưởng ban tổ chức"
 
 
 def new_code():
@@ -54,9 +53,11 @@ def count_in_force(user_id):
 
 
 def issue(user, *, kind, title, score=None, course=None, programme=None, completion=None,
-          expires_on=None, issuer=None, signer=DEFAULT_SIGNER, lang="vi", now=None):
+          expires_on=None, issuer=None, signer=None, layout=None, lang="vi", now=None):
     """Issue and sign one certificate, or return the one already in force (never two: the
-    partial unique indexes settle a race, the loser gets the winner's)."""
+    partial unique indexes settle a race, the loser gets the winner's). Issuer, signer and
+    layout not given come from certificates/issuing.yaml."""
+    from lms.certificates.layouts import issuing_for
     from lms.certificates.signing import CertificateClaims, sign
 
     existing = certificate_in_force(
@@ -65,10 +66,11 @@ def issue(user, *, kind, title, score=None, course=None, programme=None, complet
     if existing is not None:
         return existing
     now = now or utcnow()
+    settings = issuing_for(user, programme.slug if programme is not None else None)
     claims = CertificateClaims(
         serial=next_serial(now.year), code=new_code(), name=nfc(user.full_name),
         title=nfc(title), kind=kind, issued_on=now.date().isoformat(), score=score,
-        issuer=nfc(issuer or (user.unit.name if user.unit else "")), signer=nfc(signer),
+        issuer=nfc(issuer or settings.issuer), signer=nfc(signer or settings.signer),
         expires_on=expires_on.isoformat() if expires_on else None, lang=lang)
     key_id, signature = sign(claims)
     certificate = Certificate(
@@ -78,7 +80,8 @@ def issue(user, *, kind, title, score=None, course=None, programme=None, complet
         completion_id=completion.id if completion is not None else None,
         course_version=course.version if course is not None else None, issued_at=now,
         expires_on=expires_on, name=claims.name, title=claims.title, score=score,
-        issuer=claims.issuer, signer=claims.signer, lang=lang, key_id=key_id,
+        issuer=claims.issuer, signer=claims.signer, layout=layout or settings.layout,
+        lang=lang, key_id=key_id,
         signature=signature)
     try:
         with db.session.begin_nested():
