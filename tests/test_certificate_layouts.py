@@ -38,7 +38,7 @@ def test_the_bundled_certificates_folder_is_valid(certs, sync):
     assert "error" not in sync("--dry-run").output
 
 
-@pytest.mark.parametrize("old, new, expected", [
+@pytest.mark.parametrize(("old", "new", "expected"), [
     ("  - {type: qr, x: 239, y: 152, size: 34}\n", "",
      "certificates/layouts/default.yaml:15: a layout draws exactly one QR code"),
     ("{type: text, field: serial,", "{type: text, field: serial, when: nothing,",
@@ -69,7 +69,7 @@ def test_a_broken_layout_is_reported_at_its_line_and_nothing_is_synced(
     assert db.session.scalar(select(func.count(Course.id))) == 0
 
 
-@pytest.mark.parametrize("addition, expected", [
+@pytest.mark.parametrize(("addition", "expected"), [
     ("units:\n  P:\n    layout: gala\n",
      "certificates/issuing.yaml:22: unit P: no layout 'gala' (layouts: default, programme)"),
     ("units:\n  P:\n    signature: Giám đốc\n",
@@ -145,7 +145,8 @@ def test_a_programme_certificate_is_printed_on_the_programme_layout(
     assert float(page.mediabox.height) > float(page.mediabox.width)  # portrait
     lines = page.extract_text().splitlines()
     assert "GIẤY CHỨNG NHẬN" in lines
-    assert "Chủ tịch UBND huyện" in lines and "Huyện Đông Sơn" in lines
+    assert "Chủ tịch UBND huyện" in lines
+    assert "Huyện Đông Sơn" in lines
     assert learner.full_name in lines
 
 

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.extensions import db
 from lms.org.models import utcnow
 
+IN_FORCE = "revoked_at IS NULL AND renewed_at IS NULL"
+
 
 class Certificate(db.Model):
     """One certificate as issued: what it says is kept as it was signed (a later change of
@@ -16,13 +18,14 @@ class Certificate(db.Model):
 
     __tablename__ = "certificates"
     __table_args__ = (
-        # At most one certificate in force per person and course, and per person and programme.
+        # At most one certificate in force (neither revoked nor renewed) per person and course,
+        # and per person and programme.
         Index("uq_certificates_course_in_force", "user_id", "course_id", unique=True,
-              sqlite_where=text("revoked_at IS NULL AND course_id IS NOT NULL"),
-              postgresql_where=text("revoked_at IS NULL AND course_id IS NOT NULL")),
+              sqlite_where=text(IN_FORCE + " AND course_id IS NOT NULL"),
+              postgresql_where=text(IN_FORCE + " AND course_id IS NOT NULL")),
         Index("uq_certificates_programme_in_force", "user_id", "programme_id", unique=True,
-              sqlite_where=text("revoked_at IS NULL AND programme_id IS NOT NULL"),
-              postgresql_where=text("revoked_at IS NULL AND programme_id IS NOT NULL")),
+              sqlite_where=text(IN_FORCE + " AND programme_id IS NOT NULL"),
+              postgresql_where=text(IN_FORCE + " AND programme_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +54,10 @@ class Certificate(db.Model):
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    # Refreshers: when the holder was invited to one (expired, or retraining asked), and when
+    # a new certificate took this one's place after the refresher (replaced_by_id points to it).
+    refresher_invited_at: Mapped[datetime | None]
+    renewed_at: Mapped[datetime | None]
 
     user = relationship("User", foreign_keys=[user_id])
 

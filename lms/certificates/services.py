@@ -4,13 +4,13 @@ course, and once per programme when every required course is held. Flushes, neve
 import calendar
 import secrets
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.certificates.models import Certificate, CertificateCounter
-from lms.courses.models import Programme, ProgrammeCourse
+from lms.courses.models import Course, Programme, ProgrammeCourse
 from lms.extensions import db
 from lms.org.models import utcnow
 from lms.text import nfc
@@ -37,19 +37,56 @@ def next_serial(year):
     return f"{year}-{last:06d}"
 
 
+def in_force():
+    """SQL: the certificate is the current one (neither revoked nor renewed; maybe expired)."""
+    return and_(Certificate.revoked_at.is_(None), Certificate.renewed_at.is_(None))
+
+
+def counts_as_trained(today):
+    """SQL: the certificate makes its holder trained in its course today: in force, not
+    expired, and not from a course version a later version asks to retrain (the caller joins
+    Course on Certificate.course_id)."""
+    return and_(in_force(),
+                Certificate.expires_on.is_(None) | (Certificate.expires_on >= today),
+                Course.retrain_from_version.is_(None)
+                | (Certificate.course_version >= Course.retrain_from_version))
+
+
+def refresher_due(today):
+    """SQL: the certificate in force has expired, or its course asks for a refresher since
+    its version (the caller outer-joins Course on Certificate.course_id)."""
+    return and_(in_force(), or_(
+        Certificate.expires_on < today,
+        and_(Course.retrain_from_version.is_not(None),
+             Certificate.course_version < Course.retrain_from_version)))
+
+
 def certificate_in_force(user_id, *, course_id=None, programme_id=None):
     """The user's certificate in force for the course (or programme), or None."""
-    query = select(Certificate).where(Certificate.user_id == user_id,
-                                      Certificate.revoked_at.is_(None))
+    query = select(Certificate).where(Certificate.user_id == user_id, in_force())
     query = query.where(Certificate.course_id == course_id) if course_id is not None else \
         query.where(Certificate.programme_id == programme_id)
     return db.session.scalar(query)
 
 
+def due_certificate(user_id, course_id, today):
+    """The user's course certificate that a refresher must renew, or None."""
+    return db.session.scalar(
+        select(Certificate).join(Course, Course.id == Certificate.course_id)
+        .where(Certificate.user_id == user_id, Certificate.course_id == course_id,
+               refresher_due(today)))
+
+
 def count_in_force(user_id):
-    """How many certificates the user holds (not revoked)."""
+    """How many certificates the user holds (in force)."""
     return db.session.scalar(select(func.count(Certificate.id)).where(
-        Certificate.user_id == user_id, Certificate.revoked_at.is_(None)))
+        Certificate.user_id == user_id, in_force()))
+
+
+def supersede(old, new, now):
+    """`new` renews `old` after a refresher (old stays on record, verifiable)."""
+    old.renewed_at = now
+    old.replaced_by_id = new.id if new is not None else None
 
 
 def issue(user, *, kind, title, score=None, course=None, programme=None, completion=None,
@@ -145,15 +182,24 @@ def issue_programme_certificates(user, course_id, now=None):
             ProgrammeCourse.programme_id == programme.id)
         total = db.session.scalar(select(func.count()).select_from(required.subquery()))
         held = db.session.scalar(
-            select(func.count(func.distinct(Certificate.course_id))).where(
-                Certificate.user_id == user.id, Certificate.revoked_at.is_(None),
-                Certificate.course_id.in_(required),
-                (Certificate.expires_on.is_(None)) | (Certificate.expires_on >= today)))
-        if total and held == total and certificate_in_force(
-                user.id, programme_id=programme.id) is None:
-            title = (programme.titles or {}).get("vi") or programme.slug
-            expires = add_months(today, programme.validity_months) \
-                if programme.validity_months else None
-            issued.append(issue(user, kind="programme", title=title, programme=programme,
-                                expires_on=expires, now=now))
+            select(func.count(func.distinct(Certificate.course_id)))
+            .join(Course, Course.id == Certificate.course_id)
+            .where(Certificate.user_id == user.id, Certificate.course_id.in_(required),
+                   counts_as_trained(today)))
+        if not total or held != total:
+            continue
+        current = certificate_in_force(user.id, programme_id=programme.id)
+        if current is not None and (current.expires_on is None or current.expires_on >= today):
+            continue
+        if current is not None:  # expired: every course is held again, so it is renewed
+            current.renewed_at = now
+            db.session.flush()  # out of the partial unique index before the new one goes in
+        title = (programme.titles or {}).get("vi") or programme.slug
+        expires = add_months(today, programme.validity_months) \
+            if programme.validity_months else None
+        new = issue(user, kind="programme", title=title, programme=programme,
+                    expires_on=expires, now=now)
+        if current is not None:
+            supersede(current, new, now)
+        issued.append(new)
     return issued
