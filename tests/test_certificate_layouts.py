@@ -157,3 +157,15 @@ def test_a_layout_removed_after_sync_falls_back_to_the_default(
     person = make_user(make_unit("P.X", "Phòng X", org["province"]))
     assert issuing_for(person).layout == "default"
     assert db.session.scalar(select(func.count(Certificate.id))) == 0
+
+
+def test_a_certificate_whose_layout_was_removed_prints_on_the_default(
+        app, db, certs, users, monkeypatch):
+    monkeypatch.setitem(app.config, "CERT_LAYOUT_DIR", str(certs))
+    certificate = issue(users["learner"], kind="course", title="Bảo mật thông tin",
+                        layout="programme")
+    (certs / "layouts/programme.yaml").unlink()
+    with app.test_request_context():
+        page = PdfReader(io.BytesIO(pdf_of(certificate))).pages[0]
+    assert float(page.mediabox.width) > float(page.mediabox.height)  # the landscape default
+    assert "Bảo mật thông tin" in page.extract_text().splitlines()

@@ -1,6 +1,7 @@
 """A stored certificate as documents (claims, PDF, badge), its public status and record, who
 may download it, and the throttle on wrong codes at the public check. Flushes, never commits."""
 
+import logging
 from datetime import date, datetime, timedelta
 
 from flask import current_app, url_for
@@ -15,6 +16,8 @@ from lms.certificates.pdf import load_layout, render_pdf
 from lms.certificates.signing import CertificateClaims
 from lms.extensions import db
 from lms.org.models import utcnow
+
+log = logging.getLogger(__name__)
 
 VERIFY_FREE_FAILURES = 10  # wrong codes an address may send per window
 VERIFY_WINDOW_SECONDS = 600
@@ -37,9 +40,15 @@ def verify_url(certificate: Certificate) -> str:
 
 
 def pdf_of(certificate: Certificate) -> bytes:
-    """The certificate PDF, sealed with the signature made at issue."""
-    return render_pdf(claims_of(certificate), load_layout(certificate.layout),
-                      verify_url(certificate),
+    """The certificate PDF, sealed with the signature made at issue; on the default layout
+    when its own was removed since (the layout is not part of what is signed)."""
+    try:
+        layout = load_layout(certificate.layout)
+    except FileNotFoundError:
+        log.warning("certificate %s: layout %r is gone; printed on the default layout",
+                    certificate.serial, certificate.layout)
+        layout = load_layout()
+    return render_pdf(claims_of(certificate), layout, verify_url(certificate),
                       signed=(certificate.key_id, certificate.signature))
 
 
