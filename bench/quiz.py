@@ -601,13 +601,16 @@ def check(pool, issued, acked):
     if stray:
         problem("wrong", f"{len(stray)} redirects to attempts the bench did not make")
     # Nothing else changed: every table holds what it held plus what the bench inserted,
-    # and one completion per passed attempt.
+    # and one completion and one course certificate per passed attempt (the yearly serial
+    # counter is one row however many certificates).
     passed = sum(1 for attempt_id, want in pool.expected.items() if want["passed"]
                  and rows.get(attempt_id) and rows[attempt_id][3] == "submitted")
     now = table_counts(pool.db_path)
     for table, before in pool.counts_before.items():
-        expect = before + pool.added.get(table, 0) + (passed if table == "course_completions"
-                                                      else 0)
+        per_pass = table in ("course_completions", "certificates")
+        expect = before + pool.added.get(table, 0) + (passed if per_pass else 0)
+        if table == "certificate_counters":
+            expect = now.get(table) if now.get(table) in (before, before + 1) else before
         if now.get(table) != expect:
             problem("doubled" if now.get(table, 0) > expect else "lost",
                     f"table {table}: {now.get(table)} rows, expected {expect}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bench.certificates import certificate_figures
 from bench.generate import generate
 from bench.http import http_figures
 from bench.loader import create_schema, floor_insert_staff, insert_units, make_app
@@ -218,6 +219,8 @@ def main(argv=None):
         figures += [Figure(**row) for row in http_figures(workdir, smoke=args.smoke)]
         print("Quiz submissions under gunicorn, checked in the database ...", file=sys.stderr)
         figures += [Figure(**row) for row in quiz_figures(workdir, smoke=args.smoke)]
+        print("Certificates: PDFs and the public check ...", file=sys.stderr)
+        figures += [Figure(**row) for row in certificate_figures(workdir, smoke=args.smoke)]
     if args.smoke:  # tiny data: the rows prove the pipeline works, the times mean nothing
         for figure in figures:
             figure.verdict = "(smoke)" if figure.target else ""

@@ -35,12 +35,14 @@ def create_app(test_config=None):
 
     from lms.admin.views import bp as admin_bp
     from lms.auth.views import bp as auth_bp
+    from lms.certificates.views import bp as certificates_bp
     from lms.courses.views import bp as courses_bp
     from lms.main.views import bp as main_bp
     from lms.org.views import bp as org_bp
     from lms.quizzes.views import bp as quizzes_bp
 
-    for blueprint in (main_bp, auth_bp, org_bp, courses_bp, quizzes_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, org_bp, courses_bp, quizzes_bp, certificates_bp,
+                      admin_bp):
         app.register_blueprint(blueprint)
 
     from lms.cli import lms_cli

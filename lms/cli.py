@@ -8,6 +8,11 @@ from lms.audit.services import record_event
 from lms.auth.mails import pending_invitations, send_invitations
 from lms.auth.models import User
 from lms.auth.services import password_problem, set_password
+from lms.certificates.commands import (
+    invite_refreshers_command,
+    rotate_certificate_key_command,
+    verify_certificate_command,
+)
 from lms.courses.commands import sync_content
 from lms.extensions import db
 from lms.org.commands import import_staff, import_units
@@ -23,6 +28,9 @@ lms_cli.add_command(import_units)
 lms_cli.add_command(import_staff)
 lms_cli.add_command(sync_content)
 lms_cli.add_command(regrade_command)
+lms_cli.add_command(verify_certificate_command)
+lms_cli.add_command(rotate_certificate_key_command)
+lms_cli.add_command(invite_refreshers_command)
 
 
 @lms_cli.command("create-admin")

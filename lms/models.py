@@ -2,6 +2,7 @@
 
 from lms.audit.models import AuditEvent
 from lms.auth.models import LoginThrottle, User
+from lms.certificates.models import Certificate, CertificateCounter
 from lms.courses.models import (
     ContentState,
     Course,
@@ -18,7 +19,8 @@ from lms.org.models import Unit
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
 
 __all__ = [
-    "AuditEvent", "ContentState", "Course", "CourseCompletion", "CourseText", "LoginThrottle",
-    "Module", "ModuleRead", "ModuleText", "Programme", "ProgrammeAssignment", "ProgrammeCourse",
-    "QuizAnswer", "QuizAttempt", "QuizBank", "QuizQuestion", "Unit", "User",
+    "AuditEvent", "Certificate", "CertificateCounter", "ContentState", "Course",
+    "CourseCompletion", "CourseText", "LoginThrottle", "Module", "ModuleRead", "ModuleText",
+    "Programme", "ProgrammeAssignment", "ProgrammeCourse", "QuizAnswer", "QuizAttempt",
+    "QuizBank", "QuizQuestion", "Unit", "User",
 ]

@@ -1,7 +1,10 @@
 """Fixtures: an app per test session, rollback isolation per test, a user per role, a private
 content folder and the sync command."""
 
+import contextlib
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,33 @@ from lms.auth.services import hash_password
 from lms.extensions import db as _db
 from lms.org.models import Unit
 from lms.org.services import fill_derived
+
+
+def _compile_missing_catalogues():
+    """Build each .mo that is missing or older than its .po (atomically: other test runs
+    may be reading it), so that a bare `pytest` renders the current translations."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parent.parent / "lms" / "translations"
+    for po in sorted(folder.glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        fd, tmp = tempfile.mkstemp(dir=po.parent, prefix=".", suffix=".mo")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write_mo(f, catalog)  # fuzzy entries are left out, as by `pybabel compile`
+            os.replace(tmp, mo)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+_compile_missing_catalogues()
+
 
 PASSWORD = "correct horse battery"
 _FAST_HASH = None

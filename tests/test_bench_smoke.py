@@ -24,6 +24,9 @@ def test_smoke_benchmark_prints_every_figure():
                    or row.startswith("| b)")]
     assert all("failed" not in row for row in figure_rows), out
     assert "| e) " in out, "no quiz-submission row"
+    certificate_rows = [row for row in out.splitlines() if row.startswith("| f)")]
+    assert len(certificate_rows) == 3, out
+    assert all("failed" not in row for row in certificate_rows), certificate_rows
 
 
 @pytest.mark.slow

@@ -1,10 +1,10 @@
 """Translations: a complete Vietnamese catalogue, up to date with the code, actually used.
 
 The catalogues live in lms/translations (Flask-Babel's default folder under the app root).
-Compiled .mo files are not shipped: `make translations` builds them, and this module builds
-any that are missing or older than their .po when it is imported (at collection, before any
-test renders a page: Flask-Babel keeps a loaded catalogue for the rest of the process), so
-that a bare `pytest` works too.
+Compiled .mo files are not shipped: `make translations` builds them, and tests/conftest.py
+builds any that are missing or older than their .po when pytest starts (before any test
+renders a page: Flask-Babel keeps a loaded catalogue for the rest of the process), so that a
+bare `pytest` of any test file works too.
 
 After adding or changing a UI string:
 
@@ -14,15 +14,12 @@ After adding or changing a UI string:
     # (and remove their "fuzzy" flag once checked), then `make translations`
 """
 
-import contextlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from sqlalchemy import select
@@ -53,28 +50,6 @@ PLACEHOLDER = re.compile(
 def _read(path):
     with path.open("rb") as f:
         return read_po(f)
-
-
-def _compile_missing_catalogues():
-    """Build each .mo that is missing or older than its .po (atomically: other test runs
-    may be reading it)."""
-    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/*.po")):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=po.parent.parent.name)
-        fd, tmp = tempfile.mkstemp(dir=po.parent, prefix=".", suffix=".mo")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write_mo(f, catalog)  # fuzzy entries are left out, as by `pybabel compile`
-            os.replace(tmp, mo)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-
-_compile_missing_catalogues()
 
 
 def _key(message):

@@ -22,6 +22,11 @@ ACTION_LABELS = {
     "programme_deadline_changed": _l("Changed a programme deadline"),
     "programme_unassigned": _l("Removed a programme assignment"),
     "quiz_regraded": _l("Regraded a quiz"),
+    "certificate_revoked": _l("Revoked a certificate"),
+    "certificate_reissued": _l("Re-issued a certificate"),
+    "certificate_renewed": _l("Renewed a certificate after a refresher"),
+    "certificate_key_rotated": _l("Rotated the certificate signing key"),
+    "refresher_invitations_sent": _l("Sent refresher invitations"),
 }
 OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
-                 "quiz_banks": _l("Question bank")}
+                 "quiz_banks": _l("Question bank"), "certificates": _l("Certificate")}

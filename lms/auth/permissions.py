@@ -9,13 +9,17 @@ from lms.org.models import Unit
 # What each role may do at all; the object check adds the unit-subtree rule.
 # programmes.view: see programmes and their assignments (read-only for heads);
 # programmes.assign: assign them to units; courses.preview: see drafts and unpublished courses.
+# certificates.view: the certificate register of the subtree (read-only for heads);
+# certificates.manage: revoke and re-issue certificates there.
 ROLE_ACTIONS = {
     "learner": frozenset(),
-    "head": frozenset({"org.view", "programmes.view"}),
+    "head": frozenset({"org.view", "programmes.view", "certificates.view"}),
     "hr": frozenset({"org.view", "org.manage", "org.import", "programmes.view",
-                     "programmes.assign", "quizzes.stats"}),
+                     "programmes.assign", "quizzes.stats", "certificates.view",
+                     "certificates.manage"}),
     "admin": frozenset({"org.view", "org.manage", "org.import", "admin", "programmes.view",
-                        "programmes.assign", "courses.preview", "quizzes.stats"}),
+                        "programmes.assign", "courses.preview", "quizzes.stats",
+                        "certificates.view", "certificates.manage"}),
 }
 
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import yaml
 
+from lms.certificates.layouts import check_certificates
 from lms.config import LANGUAGES
 from lms.courses.content_schema import (
     COURSE_SCHEMA,
@@ -71,6 +72,7 @@ class _Reader:
             bank = load_bank(self, path)
             if bank is not None:
                 self.catalogue.banks[bank.slug] = bank
+        check_certificates(self, {p.stem for p in _files(self.root / "programmes", "*.yaml")})
         self.catalogue.errors.sort()
         return self.catalogue
 

@@ -169,6 +169,7 @@ class CourseEntry:
     read: int = 0
     total: int = 0
     completed_at: object = None  # when every module was read and the quiz passed
+    refresher: object = None  # Refresher: the certificate must be renewed
 
     @property
     def title(self):
@@ -179,16 +180,41 @@ class CourseEntry:
         return self.total > 0 and self.read >= self.total
 
 
+@dataclass(frozen=True)
+class Refresher:
+    """Why a course certificate needs a refresher: it expired on `expired_on`, or a later
+    version of the course asks to retrain (`expired_on` None)."""
+
+    expired_on: date | None
+
+
+def refreshers_due(user_id, course_ids, today):
+    """{course id: Refresher} of the user's course certificates due for a refresher."""
+    from lms.certificates.models import Certificate
+    from lms.certificates.services import refresher_due
+
+    if not course_ids:
+        return {}
+    rows = db.session.execute(
+        select(Certificate.course_id, Certificate.expires_on)
+        .join(Course, Course.id == Certificate.course_id)
+        .where(Certificate.user_id == user_id, Certificate.course_id.in_(course_ids),
+               refresher_due(today))).all()
+    return {course_id: Refresher(expires_on if expires_on and expires_on < today else None)
+            for course_id, expires_on in rows}
+
+
 def course_entries(user, courses, lang):
-    """CourseEntry for each course, in four queries whatever their number."""
+    """CourseEntry for each course, in five queries whatever their number."""
     ids = [course.id for course in courses]
     texts, progress = course_texts(ids, lang), reading_progress(user.id, ids)
     completed = dict(db.session.execute(
         select(CourseCompletion.course_id, CourseCompletion.completed_at).where(
             CourseCompletion.user_id == user.id, CourseCompletion.course_id.in_(ids))).all()) \
         if ids else {}
-    return [CourseEntry(c, texts.get(c.id), *progress.get(c.id, (0, 0)), completed.get(c.id))
-            for c in courses]
+    due = refreshers_due(user.id, ids, utcnow().date())
+    return [CourseEntry(c, texts.get(c.id), *progress.get(c.id, (0, 0)), completed.get(c.id),
+                        due.get(c.id)) for c in courses]
 
 
 def catalogue(user, lang):
@@ -258,6 +284,15 @@ def is_stale(read, course):
             and read.course_version < course.retrain_from_version)
 
 
+def _read_before_refresher(read, user_id, course):
+    """True when the course certificate is due for a refresher and this read predates it
+    (reading the module again is part of the refresher)."""
+    from lms.certificates.services import due_certificate
+
+    due = due_certificate(user_id, course.id, utcnow().date())
+    return due is not None and read.read_at <= due.issued_at
+
+
 def _read_of(user_id, module_id):
     return db.session.scalar(select(ModuleRead).where(ModuleRead.user_id == user_id,
                                                       ModuleRead.module_id == module_id))
@@ -276,7 +311,7 @@ def mark_read(user, module):
                 db.session.add(read)
         except IntegrityError:  # a concurrent click recorded it between our check and insert
             read = _read_of(user.id, module.id)
-    elif is_stale(read, course):
+    elif is_stale(read, course) or _read_before_refresher(read, user.id, course):
         read.module_version, read.course_version = module.version, course.version
         read.read_at = utcnow()
     complete_course(user.id, course.id)

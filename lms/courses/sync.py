@@ -308,8 +308,8 @@ def _write_banks(plan, now):
 # The whole sync, as `lms sync-content` runs it -------------------------------------------
 
 CHECKING_CODE = ("lms.courses.content", "lms.courses.content_schema", "lms.courses.sync",
-                 "lms.quizzes.bank")
-CONTENT_FOLDERS = ("courses", "quizzes", "programmes")
+                 "lms.quizzes.bank", "lms.certificates.layouts")
+CONTENT_FOLDERS = ("courses", "quizzes", "programmes", "certificates")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from lms.auth.permissions import allowed
 from lms.courses import services
 from lms.courses.forms import MarkReadForm
 from lms.extensions import db
+from lms.org.models import utcnow
 from lms.templating import cached_fragment
 
 bp = Blueprint("courses", __name__)
@@ -79,8 +80,10 @@ def course(slug):
                              drafts=allowed(current_user, "courses.preview"))
     counted = [item for item in items if not item.module.draft]
     completion = services.completion_of(current_user.id, found.id)
-    entry = services.CourseEntry(found, text, sum(item.read is not None for item in counted),
-                                 len(counted), completion and completion.completed_at)
+    entry = services.CourseEntry(
+        found, text, sum(item.read is not None for item in counted), len(counted),
+        completion and completion.completed_at,
+        services.refreshers_due(current_user.id, [found.id], utcnow().date()).get(found.id))
     start = next((item for item in counted if item.read is None),
                  counted[0] if counted else None)
     return render_template("courses/course.html", course=found, entry=entry, text=text,

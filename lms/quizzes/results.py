@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.audit.services import record_event
 from lms.courses.models import Course, CourseCompletion, Module, ModuleRead
 from lms.extensions import db
+from lms.org.models import utcnow
 from lms.quizzes.grading import grade
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
 
@@ -53,6 +54,7 @@ def complete_course(user_id, course_id, attempt=None):
     quiz passed (or it has none). The completion, or None while something is missing."""
     existing = _completion(user_id, course_id)
     if existing is not None:
+        renew_after_refresher(existing, attempt)
         return existing
     unread = db.session.scalar(
         select(func.count(Module.id))
@@ -82,12 +84,78 @@ def complete_course(user_id, course_id, attempt=None):
             db.session.add(completion)
     except IntegrityError:  # completed by a concurrent request: theirs stands
         return _completion(user_id, course_id)
+    issue_course_certificate(completion, course, attempt if bank is not None else None)
     return completion
 
 
 def _completion(user_id, course_id):
     return db.session.scalar(select(CourseCompletion).where(
         CourseCompletion.user_id == user_id, CourseCompletion.course_id == course_id))
+
+
+def issue_course_certificate(completion, course, attempt=None, score=None, now=None):
+    """The course certificate of a completion, issued in the same transaction (once); the
+    score from the passed attempt, or (points, out of) when given."""
+    from lms.auth.models import User
+    from lms.certificates.services import course_validity, issue, issue_programme_certificates
+    from lms.courses.services import course_texts
+
+    user = db.session.get(User, completion.user_id)
+    text = course_texts([course.id], "vi").get(course.id)
+    if score is None and attempt is not None and attempt.score is not None:
+        score = (attempt.score, attempt.max_score)
+    score = f"{score[0] / score[1]:.0%}" if score and score[1] else None
+    now = now or completion.completed_at
+    certificate = issue(user, kind="course", title=text.title if text else course.slug,
+                        score=score, course=course, completion=completion, now=now,
+                        expires_on=course_validity(course.id, now.date()))
+    issue_programme_certificates(user, course.id, now=now)
+    return certificate
+
+
+def renew_after_refresher(completion, attempt=None, score=None, now=None):
+    """When the learner's course certificate is due for a refresher (expired, or its version
+    asks for retraining) and the refresher is done — a quiz passed after that certificate
+    was issued, or, for a course without a quiz, every module read again since — the
+    completion is renewed at the course's current version and a new certificate replaces
+    the old one (kept on record). Returns the new certificate, or None."""
+    from lms.certificates.services import due_certificate, supersede
+
+    now = now or utcnow()
+    old = due_certificate(completion.user_id, completion.course_id, now.date())
+    if old is None:
+        return None
+    course = db.session.get(Course, completion.course_id)
+    bank = bank_for_course(course)
+    if bank is not None:
+        if attempt is None or not attempt.passed or attempt.submitted_at is None \
+                or attempt.submitted_at <= old.issued_at:
+            attempt = db.session.scalar(
+                select(QuizAttempt).where(QuizAttempt.user_id == completion.user_id,
+                                          QuizAttempt.bank_id == bank.id,
+                                          QuizAttempt.passed.is_(True),
+                                          QuizAttempt.submitted_at > old.issued_at)
+                .order_by(QuizAttempt.submitted_at.desc()).limit(1))
+        if attempt is None:
+            return None
+    elif db.session.scalar(
+            select(func.count(Module.id))
+            .outerjoin(ModuleRead, (ModuleRead.module_id == Module.id)
+                       & (ModuleRead.user_id == completion.user_id)
+                       & (ModuleRead.read_at > old.issued_at))
+            .where(Module.course_id == course.id, Module.draft.is_(False),
+                   ModuleRead.id.is_(None))):
+        return None
+    old.renewed_at = now
+    db.session.flush()  # out of the partial unique index before the new one goes in
+    completion.course_version, completion.completed_at = course.version, now
+    completion.attempt_id = attempt.id if bank is not None else None
+    new = issue_course_certificate(completion, course, attempt, score=score, now=now)
+    supersede(old, new, now)
+    record_event("certificate_renewed", actor=None, obj=old, serial=old.serial,
+                 new_serial=new.serial, new_id=new.id)
+    db.session.flush()
+    return new
 
 
 # Re-grading ------------------------------------------------------------------------------
@@ -153,6 +221,9 @@ def _withdraw_completion(attempt):
     if other is not None:
         completion.attempt_id = other
         return 0
+    from lms.certificates.services import revoke_for_completion
+
+    revoke_for_completion(completion, "The quiz was regraded: the attempt no longer passes.")
     db.session.delete(completion)
     db.session.flush()
     return 1
@@ -174,6 +245,9 @@ def _statements():
     """The statements of a submission, built once. Plain columns and rows, no ORM objects:
     the write lock of SQLite is held from the first UPDATE to the commit, so that stretch
     must be short."""
+    from lms.certificates.models import Certificate
+    from lms.certificates.services import refresher_due
+
     attempts, answers = QuizAttempt.__table__, QuizAnswer.__table__
     modules, reads = Module.__table__, ModuleRead.__table__
     return SimpleNamespace(
@@ -204,6 +278,11 @@ def _statements():
                reads.c.id.is_(None)),
         version=select(Course.__table__.c.version)
         .where(Course.__table__.c.id == bindparam("a_course")),
+        refresher_due=select(func.count(Certificate.id))
+        .join(Course, Course.id == Certificate.course_id)
+        .where(Certificate.user_id == bindparam("a_user"),
+               Certificate.course_id == bindparam("a_course"),
+               refresher_due(bindparam("today"))),
     )
 
 
@@ -238,7 +317,7 @@ def grade_submission(attempt, responses, now, late):
     db.session.execute(q.score, {"a_id": attempt.id, "a_score": result.score,
                                  "a_max": result.max_score, "a_passed": result.passed})
     if result.passed:
-        _complete_after_pass(attempt, now)
+        _complete_after_pass(attempt, now, result)
     return result
 
 
@@ -262,7 +341,7 @@ def upsert_answers(attempt_id, responses, now):
         for key, value in responses.items()])
 
 
-def _complete_after_pass(attempt, now):
+def _complete_after_pass(attempt, now, result):
     """The completion of a passed attempt's course when every module is read (once)."""
     q = _statements()
     params = {"a_user": attempt.user_id, "a_course": attempt.course_id}
@@ -270,7 +349,15 @@ def _complete_after_pass(attempt, now):
         return
     version = db.session.execute(q.version, params).scalar()
     table = CourseCompletion.__table__
-    db.session.execute(_insert(table).values(
+    inserted = db.session.execute(_insert(table).values(
         user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
         attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
-        index_elements=[table.c.user_id, table.c.course_id]))
+        index_elements=[table.c.user_id, table.c.course_id]).returning(table.c.id)).scalar()
+    if inserted is not None:  # this transaction completed the course: its certificate too
+        completion = db.session.get(CourseCompletion, inserted)
+        issue_course_certificate(completion, db.session.get(Course, attempt.course_id),
+                                 score=(result.score, result.max_score), now=now)
+    elif db.session.execute(q.refresher_due, {**params, "today": now.date()}).scalar():
+        renew_after_refresher(_completion(attempt.user_id, attempt.course_id),
+                              db.session.get(QuizAttempt, attempt.id),
+                              score=(result.score, result.max_score), now=now)

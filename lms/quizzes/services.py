@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from lms.certificates.services import due_certificate
 from lms.extensions import db
 from lms.org.models import utcnow
 from lms.quizzes.models import QuizAttempt, QuizQuestion
@@ -72,7 +73,7 @@ class QuizStatus:
     while one is open: that one is resumed); `next_start_at`: the end of the wait after a
     failed attempt, while it lasts."""
 
-    attempts: list = field(default_factory=list)  # newest first
+    attempts: list = field(default_factory=list)  # newest first, every one (the history)
     open_attempt: QuizAttempt | None = None
     attempts_used: int = 0
     attempts_left: int | None = None  # None: unlimited
@@ -91,11 +92,16 @@ def quiz_status(user, bank, now=None):
     attempts = db.session.scalars(
         select(QuizAttempt).where(QuizAttempt.user_id == user.id, QuizAttempt.bank_id == bank.id)
         .order_by(QuizAttempt.number.desc())).all()
+    counted = attempts
+    refresher = due_certificate(user.id, bank.course_id, now.date()) \
+        if bank.course_id is not None else None
+    if refresher is not None:  # a refresher starts afresh: earlier attempts do not count
+        counted = [a for a in attempts if a.started_at > refresher.issued_at]
     open_attempt = next((a for a in attempts if a.status == "open"), None)
     if open_attempt is not None and expire_if_overdue(open_attempt, now):
         open_attempt = None
-    submitted = [a for a in attempts if a.status == "submitted"]
-    used, limit = len(attempts), settings["max_attempts"]
+    submitted = [a for a in counted if a.status == "submitted"]
+    used, limit = len(counted), settings["max_attempts"]
     left = max(0, limit - used) if limit else None
     next_start = None
     if submitted and not submitted[0].passed and settings["wait_minutes"] \

@@ -1,0 +1,1 @@
+"""Certificates: signed claims, the PDF, the Open Badges credential and offline verification."""
