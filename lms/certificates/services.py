@@ -5,14 +5,13 @@ import calendar
 import secrets
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.certificates.models import Certificate, CertificateCounter
 from lms.courses.models import Course, Programme, ProgrammeCourse
 from lms.extensions import db
 from lms.org.models import utcnow
+from lms.sql import upsert
 from lms.text import nfc
 
 CODE_BYTES = 24  # 192 random bits: never derived from ids or time
@@ -27,9 +26,7 @@ def next_serial(year):
     """The next serial of the year, "YYYY-NNNNNN": one counter row per year, bumped in the
     caller's transaction (a row lock on PostgreSQL; SQLite has one writer at a time)."""
     table = CertificateCounter.__table__
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[
-        db.session.get_bind().dialect.name]
-    db.session.execute(build(table).values(year=year, last=0).on_conflict_do_nothing(
+    db.session.execute(upsert(table).values(year=year, last=0).on_conflict_do_nothing(
         index_elements=[table.c.year]))
     db.session.execute(update(table).where(table.c.year == year)
                        .values(last=table.c.last + 1))
@@ -127,7 +124,17 @@ def issue(user, *, kind, title, score=None, course=None, programme=None, complet
         return certificate_in_force(
             user.id, course_id=course.id if course is not None else None,
             programme_id=programme.id if programme is not None else None)
+    if course is not None:
+        _recount(user.id)
     return certificate
+
+
+def _recount(user_id):
+    """What the person holds in each programme, recounted in this transaction."""
+    from lms.reports.records import refresh
+
+    db.session.flush()
+    refresh([user_id])
 
 
 def revoke(certificate, reason, actor=None, now=None):
@@ -136,6 +143,8 @@ def revoke(certificate, reason, actor=None, now=None):
         certificate.revoked_at = now or utcnow()
         certificate.revoked_reason = reason
         certificate.revoked_by_id = actor.id if actor is not None else None
+        if certificate.course_id is not None:
+            _recount(certificate.user_id)
     return certificate
 
 

@@ -5,8 +5,6 @@ from functools import cache
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.services import record_event
@@ -15,6 +13,7 @@ from lms.extensions import db
 from lms.org.models import utcnow
 from lms.quizzes.grading import grade
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
+from lms.sql import upsert
 
 
 def bank_for_course(course):
@@ -321,18 +320,12 @@ def grade_submission(attempt, responses, now, late):
     return result
 
 
-def _insert(table):
-    """An INSERT with ON CONFLICT, in the session's dialect (SQLite or PostgreSQL)."""
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-    return build[db.session.get_bind().dialect.name](table)
-
-
 def upsert_answers(attempt_id, responses, now):
     """Save responses {question key: response} of an attempt, replacing earlier ones."""
     if not responses:
         return
     table = QuizAnswer.__table__
-    statement = _insert(table)
+    statement = upsert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.attempt_id, table.c.question_key],
         set_={"response": statement.excluded.response, "saved_at": statement.excluded.saved_at})
@@ -349,7 +342,7 @@ def _complete_after_pass(attempt, now, result):
         return
     version = db.session.execute(q.version, params).scalar()
     table = CourseCompletion.__table__
-    inserted = db.session.execute(_insert(table).values(
+    inserted = db.session.execute(upsert(table).values(
         user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
         attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
         index_elements=[table.c.user_id, table.c.course_id]).returning(table.c.id)).scalar()

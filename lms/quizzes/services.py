@@ -28,6 +28,7 @@ from lms.quizzes.results import (
     upsert_answers,
 )
 from lms.quizzes.stats import QuestionStats, QuizStats, quiz_stats
+from lms.reports.records import note_started
 
 __all__ = [
     "GRACE", "QuestionStats", "QuizError", "QuizStats", "QuizStatus", "answers_visible",
@@ -144,6 +145,7 @@ def _start(user, bank, now, rng):
                 db.session.add(attempt)
         except IntegrityError:
             continue  # a concurrent start took this number: the next round finds its attempt
+        note_started(user.id, bank.course_id, now)
         return attempt
     raise QuizError("unavailable")
 
