@@ -30,6 +30,7 @@ ACTION_LABELS = {
     "snapshot_recorded": _l("Recorded the weekly progress snapshot"),
     "api_token_created": _l("Created an API token"),
     "api_token_revoked": _l("Revoked an API token"),
+    "report_exported": _l("Exported a report listing staff"),
 }
 OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
                  "quiz_banks": _l("Question bank"), "certificates": _l("Certificate"),

@@ -13,7 +13,6 @@ and the figures of a subtree are the sums of its units' rows (units, never peopl
 added up here).
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -145,11 +144,13 @@ def progress(programme, root, today, at=None):
                                                                  today)
     for unit_id, own in _own_figures(source, root, deadlines, today, coverage):
         rows[unit_id].own = own
+    sums = {unit_id: list(row.own.as_tuple()) for unit_id, row in rows.items()}
     for row in sorted(rows.values(), key=lambda r: -r.unit.depth):  # leaves first
-        row.total = row.total + row.own
-        parent = rows.get(row.unit.parent_id)
-        if parent is not None and row.unit.id != root.id:
-            parent.total = parent.total + row.total
+        parent = row.unit.parent_id
+        if parent in sums and row.unit.id != root.id:
+            sums[parent] = [a + b for a, b in zip(sums[parent], sums[row.unit.id], strict=True)]
+    for unit_id, values in sums.items():
+        rows[unit_id].total = Figures(*values)
     return Progress(programme, rows[root.id], rows, required, today)
 
 
@@ -246,16 +247,30 @@ def _day_after(day):
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
-def by_course(required, root, today):
-    """{course id: active staff of the subtree holding a certificate that counts for it}."""
-    rows = db.session.execute(
-        select(Certificate.course_id, func.count(func.distinct(Certificate.user_id)))
+def by_competence(report, competences):
+    """({course id: holders}, {DigComp code: holders}) among the active staff of the
+    report's covered subtree: holders of a certificate that counts today for the course, or
+    for any required course covering the competence. One query."""
+    required = report.required
+    if not required:
+        return {}, {}
+    covered = [row.unit.id for row in report.rows.values() if row.covered]
+    by_code = {}
+    for course_id in required:
+        for code in competences.get(course_id) or []:
+            by_code.setdefault(code, []).append(course_id)
+    holder = func.count(func.distinct(Certificate.user_id))
+    columns = [func.count(func.distinct(case((Certificate.course_id == c, Certificate.user_id))))
+               for c in required]
+    columns += [func.count(func.distinct(case((Certificate.course_id.in_(ids),
+                                               Certificate.user_id))))
+                for ids in by_code.values()]
+    row = db.session.execute(
+        select(holder, *columns)
         .join(Course, Course.id == Certificate.course_id)
         .join(User, User.id == Certificate.user_id)
-        .where(Certificate.course_id.in_(required), counts_as_trained(today),
-               User.active.is_(True),
-               User.unit_id.in_(select(Unit.id).where(
-                   Unit.path.startswith(root.path, autoescape=True))))
-        .group_by(Certificate.course_id)).all()
-    counts = defaultdict(int, {course_id: n for course_id, n in rows})
-    return {course_id: counts[course_id] for course_id in required}
+        .where(Certificate.course_id.in_(required), counts_as_trained(report.today),
+               User.active.is_(True), User.unit_id.in_(covered))).one()
+    values = list(row[1:])
+    courses = dict(zip(required, values[:len(required)], strict=True))
+    return courses, dict(zip(by_code, values[len(required):], strict=True))

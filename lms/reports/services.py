@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import joinedload
 
 from lms.auth.models import User
 from lms.certificates.models import Certificate
@@ -61,18 +62,20 @@ def untrained_staff(report, query="", page=1, per_page=STAFF_PER_PAGE, lang="vi"
     without diacritics), with their status, last activity and what they lack: four queries
     whatever the page."""
     trained = trained_condition(len(report.required), report.today)
-    covered = [row.unit.id for row in report.rows.values() if row.covered]
     words = fold(query).split()[:5]
-    conditions = [User.active.is_(True), User.unit_id.in_(covered),
-                  ~func.coalesce(trained, False),
+    conditions = [User.active.is_(True), _covered(report), ~func.coalesce(trained, False),
                   *(User.search_text.contains(word, autoescape=True) for word in words)]
-    base = select(User.id).outerjoin(
-        ProgrammeProgress, (ProgrammeProgress.user_id == User.id)
-        & (ProgrammeProgress.programme_id == report.programme.id)).where(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    if words:
+        base = select(User.id).outerjoin(
+            ProgrammeProgress, (ProgrammeProgress.user_id == User.id)
+            & (ProgrammeProgress.programme_id == report.programme.id)).where(*conditions)
+        total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    else:  # the dashboard's own figures already count them
+        total = report.figures.untrained
     page = min(max(1, page), max(1, math.ceil(total / per_page)))
     rows = db.session.execute(
         select(User, ProgrammeProgress.started_at, ProgrammeProgress.courses_held)
+        .options(joinedload(User.unit))
         .outerjoin(ProgrammeProgress, (ProgrammeProgress.user_id == User.id)
                    & (ProgrammeProgress.programme_id == report.programme.id))
         .where(*conditions).order_by(User.sort_key, User.id)
@@ -86,6 +89,17 @@ def untrained_staff(report, query="", page=1, per_page=STAFF_PER_PAGE, lang="vi"
                       [titles[c] for c in report.required if c not in held.get(user.id, ())])
              for user, started, courses_held in rows]
     return Page(items, total, page, per_page)
+
+
+def _covered(report):
+    """SQL: the person's unit is one the programme covers in the report's subtree (the whole
+    subtree by its path when every unit of it is covered, so that the name index can lead)."""
+    rows = report.rows.values()
+    if all(row.covered for row in rows):
+        root = report.root.unit
+        return User.unit_id.is_not(None) if root.parent_id is None else User.unit_id.in_(
+            select(Unit.id).where(Unit.path.startswith(root.path, autoescape=True)))
+    return User.unit_id.in_([row.unit.id for row in rows if row.covered])
 
 
 def last_activity(user_ids):

@@ -108,3 +108,6 @@ def _charts(report, points, outlook, children):
                                  target_label=_("target %(target)s"),
                                  empty=_("No sub-units")) if children else None,
     }
+
+
+from lms.reports import course_views, export_views  # noqa: E402,F401  (routes on the same blueprint)

@@ -69,7 +69,8 @@ def upgrade():
     sa.Column('trained_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_programme_progress_programme_id_programmes'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_programme_progress_user_id_users')),
-    sa.PrimaryKeyConstraint('user_id', 'programme_id', name=op.f('pk_programme_progress'))
+    sa.PrimaryKeyConstraint('user_id', 'programme_id', name=op.f('pk_programme_progress')),
+    sqlite_with_rowid=False
     )
     # ### end Alembic commands ###
     # Each person's standing from what is on file (lms.reports.records.rebuild, in plain SQL).
