@@ -112,6 +112,7 @@ def _median_ms(fn, repeat):
 
 
 DASHBOARD_TARGET_MS = 150.0
+EXPORT_TARGET_S = 10.0
 
 
 def report_figures(db_path, repeat=15):
@@ -166,6 +167,16 @@ def report_figures(db_path, repeat=15):
                          f"{p95:.0f})", f"{base:.2f} ms (/healthz)", f"{p95 / base:.0f}x",
                          f"p95 < {DASHBOARD_TARGET_MS:.0f} ms",
                          "meets" if p95 < DASHBOARD_TARGET_MS else "misses"))
+    started = time.perf_counter()
+    response = client.get(f"/reports/units/{codes[0]}/staff.csv")
+    size = sum(len(chunk) for chunk in response.response)
+    seconds = time.perf_counter() - started
+    lines = response.get_data().count(b"\n") if not response.is_streamed else None
+    rows.append(_row("g) staff-detail CSV export of the province (streamed)",
+                     f"{seconds:.1f} s, {size / 1e6:.1f} MB" + (f", {lines} lines" if lines
+                                                                  else ""),
+                     target=f"< {EXPORT_TARGET_S:.0f} s",
+                     verdict="meets" if seconds < EXPORT_TARGET_S else "misses"))
     return rows
 
 
