@@ -9,5 +9,10 @@ from lms.extensions import db
 def upsert(table):
     """An INSERT that takes ON CONFLICT clauses, in the session's dialect (SQLite or
     PostgreSQL)."""
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-    return build[db.session.get_bind().dialect.name](table)
+    return upsert_for(db.session.get_bind().dialect.name, table)
+
+
+def upsert_for(dialect, table):
+    """An INSERT that takes ON CONFLICT clauses, for a dialect named "sqlite" or
+    "postgresql"."""
+    return {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect](table)

@@ -5,7 +5,20 @@ a sync that changes a programme's courses or asks for retraining recounts everyo
 Every function is one or two set-based statements (no rows loaded); they flush nothing else.
 """
 
-from sqlalchemy import DateTime, Integer, and_, func, literal, or_, select, true, update
+import functools
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from lms.certificates.models import Certificate
 from lms.certificates.services import in_force
@@ -13,7 +26,7 @@ from lms.courses.models import Course, ModuleRead, ProgrammeCourse
 from lms.extensions import db
 from lms.quizzes.models import QuizAttempt
 from lms.reports.models import ProgrammeProgress
-from lms.sql import upsert
+from lms.sql import upsert, upsert_for
 
 
 def note_started(user_id, course_id, at):
@@ -41,26 +54,37 @@ def _counts_now():
 
 def refresh(user_ids=None):
     """Recount what each person holds in every programme (everyone when user_ids is None)."""
+    dialect = db.session.get_bind().dialect.name
+    zero, count = _refresh_statements(dialect, user_ids is None)
+    params = {} if user_ids is None else {"user_ids": list(user_ids)}
+    db.session.execute(zero, params)
+    db.session.execute(count, params)
+
+
+@functools.cache
+def _refresh_statements(dialect, everyone):
+    """(zero the counts, count again) for some people (bound `user_ids`) or everyone: built
+    once per dialect, as refresh runs in the transaction of every certificate issued."""
     table = ProgrammeProgress.__table__
-    which = table.c.user_id.in_(user_ids) if user_ids is not None else true()
-    db.session.execute(update(table).where(which).values(
-        courses_held=0, valid_until=None, trained_at=None))
+    people = bindparam("user_ids", expanding=True)
+    zero = update(table).where(true() if everyone else table.c.user_id.in_(people)).values(
+        courses_held=0, valid_until=None, trained_at=None)
     held = (select(Certificate.user_id, ProgrammeCourse.programme_id,
                    func.count(func.distinct(Certificate.course_id)).label("courses_held"),
                    func.min(Certificate.expires_on).label("valid_until"),
                    func.max(Certificate.issued_at).label("trained_at"))
             .join(ProgrammeCourse, ProgrammeCourse.course_id == Certificate.course_id)
             .join(Course, Course.id == Certificate.course_id)
-            .where(_counts_now(), Certificate.user_id.in_(user_ids)
-                   if user_ids is not None else true())
+            .where(_counts_now(), true() if everyone else Certificate.user_id.in_(people))
             .group_by(Certificate.user_id, ProgrammeCourse.programme_id))
-    statement = upsert(table).from_select(
+    statement = upsert_for(dialect, table).from_select(
         ["user_id", "programme_id", "courses_held", "valid_until", "trained_at"], held)
-    db.session.execute(statement.on_conflict_do_update(
+    count = statement.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.programme_id],
         set_={"courses_held": statement.excluded.courses_held,
               "valid_until": statement.excluded.valid_until,
-              "trained_at": statement.excluded.trained_at}))
+              "trained_at": statement.excluded.trained_at})
+    return zero, count
 
 
 def rebuild():
