@@ -99,12 +99,12 @@ def _charts(report, points, outlook, children):
         "on_track", "late") else None
     return {
         "progress": charts.progress_chart(report.figures.ratio, target,
-                                          _("Staff trained"), id_prefix="progress",
+                                          _("Staff trained"), id_prefix="progress-chart",
                                           target_label=_("target %(target)s")),
-        "trend": charts.trend_chart(series, target, forecast_point, id_prefix="trend",
+        "trend": charts.trend_chart(series, target, forecast_point, id_prefix="trend-chart",
                                     labels=labels),
         "units": charts.bar_list([(row.unit.name, row.total.ratio) for row in children],
-                                 target, id_prefix="units", title=_("Sub-units"),
+                                 target, id_prefix="units-chart", title=_("Sub-units"),
                                  target_label=_("target %(target)s"),
                                  empty=_("No sub-units")) if children else None,
     }
