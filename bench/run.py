@@ -22,6 +22,7 @@ from bench.certificates import certificate_figures
 from bench.generate import generate
 from bench.http import http_figures
 from bench.loader import create_schema, floor_insert_staff, insert_units, make_app
+from bench.progress import report_figures, seed_progress
 from bench.quiz import quiz_figures
 from bench.sync import sync_figures
 
@@ -170,6 +171,15 @@ def list_figures(db_path, root_code, repeat):
     return figures
 
 
+def progress_figures(db_path, repeat):
+    """The g rows: the province's progress, dashboards and staff export (bench/progress.py)."""
+    try:
+        seed_progress(db_path)
+        return [Figure(**row) for row in report_figures(db_path, repeat)]
+    except Exception as e:  # noqa: BLE001  (a broken figure is a row, not a crashed bench)
+        return [Figure("g) reports", f"failed: {e}"[:160], "-", "-", "", "failed")]
+
+
 def table(figures):
     """The figures as a Markdown table."""
     rows = [("figure", "measured", "baseline (same run)", "ratio", "target", "verdict")]
@@ -213,6 +223,8 @@ def main(argv=None):
         figures, list_db = import_figures(data, workdir)
         print("Timing the staff list ...", file=sys.stderr)
         figures += list_figures(list_db, data.root_code, repeat)
+        print("Seeding training progress; timing the reports ...", file=sys.stderr)
+        figures += progress_figures(list_db, repeat)
         print("Timing the content sync ...", file=sys.stderr)
         figures += [Figure(**row) for row in sync_figures(workdir, 1 if args.smoke else 5)]
         print("Serving with gunicorn and loading with wrk ...", file=sys.stderr)

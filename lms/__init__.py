@@ -34,16 +34,21 @@ def create_app(test_config=None):
     web.init_app(app)
 
     from lms.admin.views import bp as admin_bp
+    from lms.api.admin_views import bp as api_tokens_bp
+    from lms.api.views import bp as api_bp
     from lms.auth.views import bp as auth_bp
     from lms.certificates.views import bp as certificates_bp
     from lms.courses.views import bp as courses_bp
     from lms.main.views import bp as main_bp
     from lms.org.views import bp as org_bp
     from lms.quizzes.views import bp as quizzes_bp
+    from lms.reports.open_data import bp as open_data_bp
+    from lms.reports.views import bp as reports_bp
 
     for blueprint in (main_bp, auth_bp, org_bp, courses_bp, quizzes_bp, certificates_bp,
-                      admin_bp):
+                      reports_bp, open_data_bp, admin_bp, api_tokens_bp, api_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # bearer tokens, never cookies: a forged request has nothing to ride on
 
     from lms.cli import lms_cli
 

@@ -25,3 +25,4 @@ class Defaults:
     RESET_MAX_AGE = 3600
     LOGIN_FREE_FAILURES = 5
     LOGIN_MAX_LOCK_SECONDS = 3600
+    OPEN_DATA = False

@@ -1,5 +1,6 @@
 """Import every domain's models so that metadata and migrations see all tables."""
 
+from lms.api.models import ApiToken
 from lms.audit.models import AuditEvent
 from lms.auth.models import LoginThrottle, User
 from lms.certificates.models import Certificate, CertificateCounter
@@ -17,10 +18,11 @@ from lms.courses.models import (
 )
 from lms.org.models import Unit
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
+from lms.reports.models import ProgrammeProgress, UnitSnapshot
 
 __all__ = [
-    "AuditEvent", "Certificate", "CertificateCounter", "ContentState", "Course",
+    "ApiToken", "AuditEvent", "Certificate", "CertificateCounter", "ContentState", "Course",
     "CourseCompletion", "CourseText", "LoginThrottle", "Module", "ModuleRead", "ModuleText",
     "Programme", "ProgrammeAssignment", "ProgrammeCourse", "QuizAnswer", "QuizAttempt",
-    "QuizBank", "QuizQuestion", "Unit", "User",
+    "ProgrammeProgress", "QuizBank", "QuizQuestion", "Unit", "UnitSnapshot", "User",
 ]

@@ -27,6 +27,9 @@ def test_smoke_benchmark_prints_every_figure():
     certificate_rows = [row for row in out.splitlines() if row.startswith("| f)")]
     assert len(certificate_rows) == 3, out
     assert all("failed" not in row for row in certificate_rows), certificate_rows
+    report_rows = [row for row in out.splitlines() if row.startswith("| g)")]
+    assert len(report_rows) == 6, out  # rebuild, 2 progress, 2 dashboards, staff export
+    assert all("failed" not in row for row in report_rows), report_rows
 
 
 @pytest.mark.slow

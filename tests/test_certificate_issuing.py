@@ -104,3 +104,13 @@ def test_holding_every_course_of_a_programme_issues_its_certificate_once(db, use
     assert certificates(db) == 3
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2024, 2, 29), 24) == date(2026, 2, 28)
+
+
+def test_codes_never_start_like_a_command_line_option(monkeypatch):
+    import secrets
+
+    from lms.certificates import services
+
+    drawn = iter(["-starts-with-a-dash", "_underscore", "K7QX3MPA9TZD"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda _n: next(drawn))
+    assert services.new_code() == "K7QX3MPA9TZD"

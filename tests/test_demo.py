@@ -2,18 +2,33 @@
 
 import math
 import unicodedata
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from flask_babel import to_user_timezone
 from sqlalchemy import func, select, update
 from werkzeug.security import generate_password_hash
 
 from lms.audit.models import AuditEvent
 from lms.auth.models import User
+from lms.certificates import keys
+from lms.certificates.documents import claims_of
+from lms.certificates.models import Certificate
+from lms.certificates.signing import verify
+from lms.courses.models import CourseCompletion, ModuleRead, Programme, ProgrammeAssignment
 from lms.names import people
 from lms.org import services
 from lms.org.demo import DEMO_ACCOUNTS, load_demo
+from lms.org.demo_progress import PILOT, WEEKS, plan_activity
 from lms.org.models import Unit
+from lms.reports.models import UnitSnapshot
+from lms.reports.progress import progress
+from lms.reports.services import trend
 from lms.text import fold
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +73,9 @@ def test_demo_builds_a_province_of_about_two_thousand_staff(runner, db):
     assert {c for (c,) in db.session.execute(select(User.category).distinct())} == \
         {"cadre", "civil_servant", "public_employee"}
     assert _count(AuditEvent, AuditEvent.action == "demo_loaded") == 1
+    # No catalogue synced: the province loads, the training activity is skipped, said so.
+    assert "no training activity loaded" in result.output
+    assert _count(ModuleRead) == _count(Certificate) == 0
 
 
 def test_demo_accounts_have_the_roles_and_units_they_promise(runner, db):
@@ -145,3 +163,73 @@ def test_a_search_counts_and_pages_in_one_pass_like_a_plain_sort(runner, db, que
             page = services.staff_page(unit, query=query, page=number, per_page=20)
             assert (page.total, page.page) == (len(expected), min(number, pages))
             assert [u.id for u in page.items] == expected[(page.page - 1) * 20:page.page * 20]
+
+
+def test_the_activity_plan_is_reproducible_and_spread_over_the_last_weeks():
+    staff = [(i, f"AH.D{i % 20}.X{i % 140}") for i in range(1000)]
+    courses = [(c, [c * 10 + m for m in range(5)]) for c in range(1, 9)]
+    now = datetime(2026, 11, 23, 12)
+    plan = plan_activity(7, staff, courses, now, force_part_way=[0])
+    assert plan == plan_activity(7, staff, courses, now, force_part_way=[0])
+    states = Counter(plan.states.values())
+    assert abs(states["trained"] - 350) <= 1
+    assert abs(states["part_way"] - 350) <= 1
+    assert plan.states[0] == "part_way"
+    assert all(row["read_at"] < now for row in plan.reads)
+    weeks_ago = now - timedelta(weeks=WEEKS)
+    old = {row["user_id"] for row in plan.reads if row["read_at"] < weeks_ago}
+    assert 0 < len(old) <= PILOT  # a pilot two years ago, nobody else
+    assert {u for u, *_ in plan.completions if plan.states[u] == "trained"} == \
+        {u for u, s in plan.states.items() if s == "trained"} == set(plan.programme_done)
+    assert len(plan.revocations) == 10
+
+
+def test_the_demo_gives_the_dashboard_twelve_weeks_of_training(runner, db, app, sync,
+                                                                 monkeypatch, client,
+                                                                 login_as):
+    monkeypatch.setitem(app.config, "CONTENT_DIR", str(ROOT))
+    sync()
+    result = runner.invoke(args=["lms", "demo"])
+    assert result.exit_code == 0, result.output
+    assert f"Training over the last {WEEKS} weeks:" in result.output
+
+    today = to_user_timezone(datetime.now(UTC)).date()
+    root = db.session.scalar(select(Unit).where(Unit.code == "AH"))
+    programme = db.session.scalar(select(Programme).where(
+        Programme.slug == "basic-digital-skills"))
+    report = progress(programme, root, today)
+    figures = report.figures
+    assert figures.active == _count(User, User.employee_id.like("AH%"))
+    assert 0.3 < figures.trained / figures.active < 0.4
+    assert 0.3 < figures.in_progress / figures.active < 0.4
+    assert 0.25 < figures.not_started / figures.active < 0.35
+    assert figures.overdue > 0  # the district given an earlier deadline, already passed
+    assert _count(ProgrammeAssignment, ProgrammeAssignment.deadline < today) == 1
+    ratios = sorted(row.total.ratio for row in report.children())
+    assert ratios[-1] >= programme.target_ratio  # some ahead of the target
+    assert ratios[0] < 0.1  # some far behind
+
+    points = trend(programme, root, today)
+    assert len(points) == WEEKS + 1  # twelve weeks rebuilt and this week's
+    assert points[0][1] < points[len(points) // 2][1] < points[-1][1]
+    assert _count(UnitSnapshot, UnitSnapshot.rebuilt.is_(True)) > 0
+    assert _count(Certificate, Certificate.revoked_at.is_not(None)) == 10
+    assert 0 < _count(Certificate, Certificate.expires_on < today) <= 20
+    assert _count(Certificate, Certificate.kind == "programme") == figures.trained
+    public = keys.public_keys()
+    sample = db.session.scalars(select(Certificate).where(Certificate.id % 97 == 0)).all()
+    assert len(sample) > 50
+    assert all(verify(claims_of(c), c.key_id, c.signature, public) for c in sample)
+    assert all(c.issued_at < datetime.now(UTC).replace(tzinfo=None) for c in sample)
+
+    login_as(db.session.scalar(select(User).where(User.email == "hr@demo.civicskills.vn")))
+    html = client.get("/reports/units/AH").get_data(as_text=True)
+    assert f'id="n-trained">{figures.trained}<' in html
+
+    tables = (Certificate, ModuleRead, CourseCompletion, UnitSnapshot, ProgrammeAssignment,
+              AuditEvent)
+    before = [_count(table) for table in tables]
+    again = runner.invoke(args=["lms", "demo"])
+    assert "nothing changed" in again.output
+    assert "Training over" not in again.output
+    assert [_count(table) for table in tables] == before

@@ -16,6 +16,8 @@ from tests.test_content import ROOT
 def _fast_demo_hashes(monkeypatch):
     monkeypatch.setattr("lms.org.demo.hash_password",
                         lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
+    # The training activity (tests/test_demo.py covers it) costs seconds: not needed here.
+    monkeypatch.setattr("lms.org.demo.load_demo_activity", lambda root, today: (None, None))
 
 
 def _assignments(db):

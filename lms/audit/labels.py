@@ -27,6 +27,11 @@ ACTION_LABELS = {
     "certificate_renewed": _l("Renewed a certificate after a refresher"),
     "certificate_key_rotated": _l("Rotated the certificate signing key"),
     "refresher_invitations_sent": _l("Sent refresher invitations"),
+    "snapshot_recorded": _l("Recorded the weekly progress snapshot"),
+    "api_token_created": _l("Created an API token"),
+    "api_token_revoked": _l("Revoked an API token"),
+    "report_exported": _l("Exported a report listing staff"),
 }
 OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
-                 "quiz_banks": _l("Question bank"), "certificates": _l("Certificate")}
+                 "quiz_banks": _l("Question bank"), "certificates": _l("Certificate"),
+                 "api_tokens": _l("API token"), "snapshots": _l("Progress snapshot")}

@@ -11,15 +11,18 @@ from lms.org.models import Unit
 # programmes.assign: assign them to units; courses.preview: see drafts and unpublished courses.
 # certificates.view: the certificate register of the subtree (read-only for heads);
 # certificates.manage: revoke and re-issue certificates there.
+# reports.view: the progress dashboards and exports of the subtree;
+# api.tokens: issue and revoke the tokens of the JSON API (whatever their scope).
 ROLE_ACTIONS = {
     "learner": frozenset(),
-    "head": frozenset({"org.view", "programmes.view", "certificates.view"}),
+    "head": frozenset({"org.view", "programmes.view", "certificates.view", "reports.view"}),
     "hr": frozenset({"org.view", "org.manage", "org.import", "programmes.view",
                      "programmes.assign", "quizzes.stats", "certificates.view",
-                     "certificates.manage"}),
+                     "certificates.manage", "reports.view"}),
     "admin": frozenset({"org.view", "org.manage", "org.import", "admin", "programmes.view",
                         "programmes.assign", "courses.preview", "quizzes.stats",
-                        "certificates.view", "certificates.manage"}),
+                        "certificates.view", "certificates.manage", "api.tokens",
+                        "reports.view"}),
 }
 
 

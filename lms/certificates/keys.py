@@ -1,6 +1,7 @@
 """The Ed25519 key pair that signs certificates, its rotation and the published key set."""
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -71,12 +72,21 @@ def public_pem(key: Ed25519PublicKey) -> bytes:
 
 
 def signing_key() -> tuple[str, Ed25519PrivateKey]:
-    """The current (kid, private key); created on first use unless a key file is configured."""
+    """The current (kid, private key); created on first use unless a key file is configured.
+    Read again only when the key file changes (a rotation, or a replaced configured file)."""
     path = _current_file()
-    if not path.exists():
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
         if current_app.config.get("CERT_SIGNING_KEY_FILE"):
-            raise FileNotFoundError(f"CERT_SIGNING_KEY_FILE {path} does not exist")
+            raise FileNotFoundError(f"CERT_SIGNING_KEY_FILE {path} does not exist") from None
         _write_private(path, Ed25519PrivateKey.generate())
+        stamp = path.stat().st_mtime_ns
+    return _load_signing_key(path, stamp, key_dir())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_signing_key(path: Path, stamp: int, public_dir: Path):
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")

@@ -1,8 +1,6 @@
 """The certificate register of a subtree (HR; heads read-only): search, filters, CSV export,
 revocation and re-issue. Flushes, never commits."""
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, false, literal, or_, select
@@ -23,7 +21,6 @@ REISSUE_REASON = "re-issued"
 CSV_HEADER = ("serial", "name", "employee_id", "unit", "title", "issued_on", "expires_on",
               "status", "revoked_on", "revoked_reason")
 # A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class RegisterError(ValueError):
@@ -102,31 +99,17 @@ def register_courses(user):
         .order_by(Certificate.title)).all()
 
 
-def _cell(value):
-    """Text a spreadsheet shows as text (never runs it as a formula)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def _line(values):
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([_cell(v) for v in values])
-    return buffer.getvalue()
-
-
-def register_csv(user, today=None, **filters):
-    """The register as CSV lines for Excel (a UTF-8 BOM, then a header), read in batches."""
+def register_rows(user, today=None, **filters):
+    """The register's CSV rows (CSV_HEADER's columns), read in batches."""
     statement = _register_query(user, today or date.today(), **filters)
-    yield "\ufeff" + _line(CSV_HEADER)
     rows = db.session.execute(statement.execution_options(yield_per=500))
     for certificate, person, unit, status in rows:
-        yield _line((
-            certificate.serial, certificate.name, person.employee_id,
-            unit.name if unit is not None else "", certificate.title,
-            certificate.issued_at.date().isoformat(),
-            certificate.expires_on.isoformat() if certificate.expires_on else "", status,
-            certificate.revoked_at.date().isoformat() if certificate.revoked_at else "",
-            certificate.revoked_reason or ""))
+        yield (certificate.serial, certificate.name, person.employee_id,
+               unit.name if unit is not None else "", certificate.title,
+               certificate.issued_at.date().isoformat(),
+               certificate.expires_on.isoformat() if certificate.expires_on else "", status,
+               certificate.revoked_at.date().isoformat() if certificate.revoked_at else "",
+               certificate.revoked_reason or "")
 
 
 def revoke_certificate(actor, certificate, reason, ip=None):

@@ -4,14 +4,12 @@ register of their subtree; only HR and admins change it)."""
 from datetime import UTC, date, datetime
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -28,6 +26,7 @@ from lms.certificates.models import Certificate
 from lms.certificates.views import bp
 from lms.extensions import db
 from lms.org.services import unit_by_code
+from lms.reports.exports import csv_response
 from lms.web import client_ip
 
 PROBLEMS = {
@@ -101,10 +100,8 @@ def register_csv():
     """The filtered register as a CSV file for Excel."""
     require("certificates.view")
     filters, _args = _filters()
-    lines = services.register_csv(current_user, today=_today(), **filters)
-    name = f"certificates-{_today().isoformat()}.csv"
-    return Response(stream_with_context(lines), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_response(f"certificates-{_today().isoformat()}.csv", services.CSV_HEADER,
+                        services.register_rows(current_user, today=_today(), **filters))
 
 
 def _managed(certificate_id):

@@ -2,38 +2,42 @@
 course, and once per programme when every required course is held. Flushes, never commits."""
 
 import calendar
+import functools
 import secrets
+from dataclasses import dataclass
+from types import SimpleNamespace
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from lms.certificates.models import Certificate, CertificateCounter
 from lms.courses.models import Course, Programme, ProgrammeCourse
 from lms.extensions import db
 from lms.org.models import utcnow
+from lms.sql import upsert
 from lms.text import nfc
 
 CODE_BYTES = 24  # 192 random bits: never derived from ids or time
 
 
 def new_code():
-    """A verification code: random, URL-safe, unrelated to anything else."""
-    return secrets.token_urlsafe(CODE_BYTES)
+    """A verification code: random, URL-safe, unrelated to anything else; never starting with
+    "-" or "_", so that a command line does not take it for an option."""
+    while True:
+        code = secrets.token_urlsafe(CODE_BYTES)
+        if code[0].isalnum():
+            return code
 
 
 def next_serial(year):
     """The next serial of the year, "YYYY-NNNNNN": one counter row per year, bumped in the
     caller's transaction (a row lock on PostgreSQL; SQLite has one writer at a time)."""
     table = CertificateCounter.__table__
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[
-        db.session.get_bind().dialect.name]
-    db.session.execute(build(table).values(year=year, last=0).on_conflict_do_nothing(
+    db.session.execute(upsert(table).values(year=year, last=0).on_conflict_do_nothing(
         index_elements=[table.c.year]))
-    db.session.execute(update(table).where(table.c.year == year)
-                       .values(last=table.c.last + 1))
-    last = db.session.scalar(select(table.c.last).where(table.c.year == year))
+    last = db.session.execute(update(table).where(table.c.year == year)
+                              .values(last=table.c.last + 1).returning(table.c.last)).scalar()
     return f"{year}-{last:06d}"
 
 
@@ -89,21 +93,52 @@ def supersede(old, new, now):
     old.replaced_by_id = new.id if new is not None else None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a course certificate needs that can be read before a transaction starts writing
+    (on SQLite the write lock is then held only for the writes): plain values, valid across
+    a commit."""
+
+    user: SimpleNamespace  # id, full_name
+    course: SimpleNamespace  # id, slug, version
+    title: str
+    expires_on: object  # date | None
+    issuing: object  # lms.certificates.layouts.Issuing
+
+
+def prepare_course_certificate(user_id, course_id, today):
+    """Read what issuing the course certificate of `user_id` will need."""
+    from lms.auth.models import User
+    from lms.certificates.layouts import issuing_for
+    from lms.courses.services import course_texts
+
+    user, course = db.session.get(User, user_id), db.session.get(Course, course_id)
+    text = course_texts([course_id], "vi").get(course_id)
+    return Prepared(SimpleNamespace(id=user.id, full_name=user.full_name),
+                    SimpleNamespace(id=course.id, slug=course.slug, version=course.version),
+                    text.title if text else course.slug, course_validity(course_id, today),
+                    issuing_for(user))
+
+
 def issue(user, *, kind, title, score=None, course=None, programme=None, completion=None,
-          expires_on=None, issuer=None, signer=None, layout=None, lang="vi", now=None):
+          expires_on=None, issuer=None, signer=None, layout=None, lang="vi", now=None,
+          issuing=None, fresh=False):
     """Issue and sign one certificate, or return the one already in force (never two: the
     partial unique indexes settle a race, the loser gets the winner's). Issuer, signer and
-    layout not given come from certificates/issuing.yaml."""
+    layout not given come from certificates/issuing.yaml (or `issuing`, read beforehand).
+    `fresh`: the caller just completed the course, so none can be in force (not looked up;
+    the index still settles it)."""
     from lms.certificates.layouts import issuing_for
     from lms.certificates.signing import CertificateClaims, sign
 
-    existing = certificate_in_force(
-        user.id, course_id=course.id if course is not None else None,
-        programme_id=programme.id if programme is not None else None)
-    if existing is not None:
-        return existing
+    if not fresh:
+        existing = certificate_in_force(
+            user.id, course_id=course.id if course is not None else None,
+            programme_id=programme.id if programme is not None else None)
+        if existing is not None:
+            return existing
     now = now or utcnow()
-    settings = issuing_for(user, programme.slug if programme is not None else None)
+    settings = issuing or issuing_for(user, programme.slug if programme is not None else None)
     claims = CertificateClaims(
         serial=next_serial(now.year), code=new_code(), name=nfc(user.full_name),
         title=nfc(title), kind=kind, issued_on=now.date().isoformat(), score=score,
@@ -127,7 +162,17 @@ def issue(user, *, kind, title, score=None, course=None, programme=None, complet
         return certificate_in_force(
             user.id, course_id=course.id if course is not None else None,
             programme_id=programme.id if programme is not None else None)
+    if course is not None:
+        _recount(user.id)
     return certificate
+
+
+def _recount(user_id):
+    """What the person holds in each programme, recounted in this transaction."""
+    from lms.reports.records import refresh
+
+    db.session.flush()
+    refresh([user_id])
 
 
 def revoke(certificate, reason, actor=None, now=None):
@@ -136,6 +181,8 @@ def revoke(certificate, reason, actor=None, now=None):
         certificate.revoked_at = now or utcnow()
         certificate.revoked_reason = reason
         certificate.revoked_by_id = actor.id if actor is not None else None
+        if certificate.course_id is not None:
+            _recount(certificate.user_id)
     return certificate
 
 
@@ -168,6 +215,26 @@ def course_validity(course_id, issued_on):
     return add_months(issued_on, months) if months else None
 
 
+@functools.cache
+def _ready_programmes():
+    """SQL: the programmes requiring a course whose every required course the person holds
+    today, from their kept records (lms.reports.records, recounted when the course
+    certificate was issued)."""
+    from lms.reports.models import ProgrammeProgress
+
+    listed = aliased(ProgrammeCourse)
+    required = (select(func.count(listed.course_id))
+                .where(listed.programme_id == ProgrammeProgress.programme_id)
+                .correlate(ProgrammeProgress).scalar_subquery())
+    return (select(ProgrammeProgress.programme_id)
+            .join(ProgrammeCourse, (ProgrammeCourse.programme_id == ProgrammeProgress.programme_id)
+                  & (ProgrammeCourse.course_id == bindparam("course")))
+            .where(ProgrammeProgress.user_id == bindparam("user"),
+                   ProgrammeProgress.courses_held >= required,
+                   ProgrammeProgress.valid_until.is_(None)
+                   | (ProgrammeProgress.valid_until >= bindparam("today"))))
+
+
 def issue_programme_certificates(user, course_id, now=None):
     """After a course certificate: a programme certificate for every programme requiring the
     course whose required courses the user now all holds (certificates in force, not
@@ -175,19 +242,14 @@ def issue_programme_certificates(user, course_id, now=None):
     now = now or utcnow()
     today = now.date()
     issued = []
-    for programme in db.session.scalars(
-            select(Programme).join(ProgrammeCourse, ProgrammeCourse.programme_id == Programme.id)
-            .where(ProgrammeCourse.course_id == course_id)):
-        required = select(ProgrammeCourse.course_id).where(
-            ProgrammeCourse.programme_id == programme.id)
-        total = db.session.scalar(select(func.count()).select_from(required.subquery()))
-        held = db.session.scalar(
-            select(func.count(func.distinct(Certificate.course_id)))
-            .join(Course, Course.id == Certificate.course_id)
-            .where(Certificate.user_id == user.id, Certificate.course_id.in_(required),
-                   counts_as_trained(today)))
-        if not total or held != total:
-            continue
+    ready = db.session.execute(_ready_programmes(), {
+        "user": user.id, "course": course_id, "today": today}).scalars().all()
+    if ready:
+        from lms.auth.models import User
+
+        user = db.session.get(User, user.id)  # the unit too: issuing rules may depend on it
+    for programme in db.session.scalars(select(Programme).where(Programme.id.in_(ready))) \
+            if ready else ():
         current = certificate_in_force(user.id, programme_id=programme.id)
         if current is not None and (current.expires_on is None or current.expires_on >= today):
             continue

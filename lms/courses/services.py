@@ -25,6 +25,7 @@ from lms.courses.models import (
 from lms.extensions import db
 from lms.org.models import utcnow
 from lms.quizzes.services import complete_course
+from lms.reports.records import note_started
 from lms.text import alpha_key
 
 PRIMARY_LANG = "vi"
@@ -309,6 +310,7 @@ def mark_read(user, module):
                 read = ModuleRead(user_id=user.id, module_id=module.id, course_id=course.id,
                                   module_version=module.version, course_version=course.version)
                 db.session.add(read)
+            note_started(user.id, course.id, read.read_at)
         except IntegrityError:  # a concurrent click recorded it between our check and insert
             read = _read_of(user.id, module.id)
     elif is_stale(read, course) or _read_before_refresher(read, user.id, course):

@@ -197,6 +197,11 @@ def apply_sync(plan):
     for slug in plan.programmes["added"] + plan.programmes["updated"]:
         _write_programme(slug, plan.catalogue.programmes[slug])
     _write_banks(plan, now)
+    db.session.flush()
+    if plan.retraining or plan.programmes["added"] or plan.programmes["updated"]:
+        from lms.reports.records import rebuild
+
+        rebuild()  # who counts as trained changed with the programmes or the retraining
     record_event("content_synced", object_type="content", **plan.summary())
     db.session.flush()
 

@@ -1,9 +1,12 @@
-"""`flask lms demo`: the fictional province "Tỉnh An Hòa", about 2,000 staff, four accounts."""
+"""`flask lms demo`: the fictional province "Tỉnh An Hòa", about 2,000 staff, four accounts,
+and their training (lms.org.demo_progress)."""
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import click
+from flask_babel import to_user_timezone
 from sqlalchemy import func, insert, select, update
 
 from lms.audit.services import record_event
@@ -12,6 +15,13 @@ from lms.auth.services import hash_password
 from lms.courses.models import Programme, ProgrammeAssignment
 from lms.extensions import db
 from lms.names import people, place_names
+from lms.org.demo_progress import (
+    WEEKS,
+    Activity,
+    has_activity,
+    load_activity,
+    programme_courses,
+)
 from lms.org.models import Unit, utcnow
 from lms.org.services import staff_search_text
 from lms.text import nfc, sort_key
@@ -66,6 +76,8 @@ class DemoResult:
     staff: int
     accounts: list  # (role, full name, email, employee ID, password)
     assigned: bool = False  # the demo programme was assigned to the province just now
+    activity: Activity | None = None  # the training activity loaded just now
+    skipped: str | None = None  # why no training activity could be loaded
 
 
 def plan_units(rng):
@@ -123,13 +135,17 @@ def _insert_units(plan):
     return placed
 
 
-def load_demo():
-    """Create the demo province once (flushes, never commits); a second call changes nothing."""
+def load_demo(today=None):
+    """Create the demo province and its training activity once (flushes, never commits); a
+    second call changes nothing. `today`: in the app's time zone (default: now)."""
+    today = today or to_user_timezone(datetime.now(UTC)).date()
     existing = db.session.scalar(select(Unit).where(Unit.code == PROVINCE[0]))
     emails = [account[1] for account in DEMO_ACCOUNTS]
     if existing is not None:
-        return DemoResult(False, *_counts(existing), _accounts(emails),
-                          assign_demo_programme(existing.id))
+        result = DemoResult(False, *_counts(existing), _accounts(emails),
+                            assign_demo_programme(existing.id))
+        result.activity, result.skipped = load_demo_activity(existing, today)
+        return result
     if db.session.scalar(select(func.count(User.id)).where(User.email.in_(emails))):
         raise click.ClickException("demo accounts exist without the demo province; "
                                    "load the demo into an empty database")
@@ -170,8 +186,27 @@ def load_demo():
     record_event("demo_loaded", object_type="units", object_id=placed[PROVINCE[0]][0],
                  units=len(plan), staff=len(rows))
     db.session.flush()
-    return DemoResult(True, len(plan), len(rows), _accounts(emails),
-                      assign_demo_programme(placed[PROVINCE[0]][0]))
+    result = DemoResult(True, len(plan), len(rows), _accounts(emails),
+                        assign_demo_programme(placed[PROVINCE[0]][0]))
+    result.activity, result.skipped = load_demo_activity(
+        db.session.get(Unit, placed[PROVINCE[0]][0]), today)
+    return result
+
+
+def load_demo_activity(root, today):
+    """(Activity, None) when the training activity was loaded now; (None, why) when the
+    programme is not synced; (None, None) when the province already has activity."""
+    programme = db.session.scalar(select(Programme).where(Programme.slug == DEMO_PROGRAMME))
+    courses = programme_courses(programme) if programme is not None else []
+    if not courses:
+        return None, (f"Programme {DEMO_PROGRAMME} or its courses are not in the database "
+                      "(run `flask lms sync-content` first): no training activity loaded.")
+    if has_activity(root):
+        return None, None
+    accounts = {u.role: u for u in db.session.scalars(select(User).where(
+        User.email.in_([account[1] for account in DEMO_ACCOUNTS])))}
+    return load_activity(SEED + 1, root, programme, courses, today, utcnow(),
+                         hr=accounts.get("hr"), learner=accounts.get("learner")), None
 
 
 def assign_demo_programme(root_id):
@@ -204,9 +239,11 @@ def _accounts(emails):
 
 @click.command("demo")
 def demo_command():
-    """Load the demo province "Tỉnh An Hòa" with ~2,000 staff and four demo accounts."""
+    """Load the demo province "Tỉnh An Hòa": ~2,000 staff, four demo accounts and, once the
+    content is synced, twelve weeks of training in the basic digital skills programme."""
     result = load_demo()
-    if result.created or result.assigned:
+    changed = result.assigned or result.activity is not None
+    if result.created or changed:
         db.session.commit()
     if result.assigned:
         click.echo(f"Programme {DEMO_PROGRAMME} assigned to {PROVINCE[1]}.")
@@ -214,7 +251,16 @@ def demo_command():
         click.echo(f"Loaded {PROVINCE[1]}: {result.units} units, {result.staff} staff.")
     else:
         click.echo(f"{PROVINCE[1]} is already loaded ({result.units} units, "
-                   f"{result.staff} staff)" + ("." if result.assigned else ": nothing changed."))
+                   f"{result.staff} staff)" + ("." if changed else ": nothing changed."))
+    if result.activity is not None:
+        a = result.activity
+        click.echo(f"Training over the last {WEEKS} weeks: {a.trained} trained, "
+                   f"{a.in_progress} in progress, {a.not_started} not started; "
+                   f"{a.reads} modules read, {a.certificates} certificates signed "
+                   f"({a.revoked} revoked, {a.expired} expired), "
+                   f"{a.snapshots} weekly unit snapshots.")
+    if result.skipped:
+        click.echo(result.skipped)
     click.echo("Demo accounts (demo-only passwords; never use the demo in production):")
     rows = [("role", "name", "email", "employee ID", "password"), *result.accounts]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

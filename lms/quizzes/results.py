@@ -5,8 +5,6 @@ from functools import cache
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.audit.services import record_event
@@ -15,6 +13,9 @@ from lms.extensions import db
 from lms.org.models import utcnow
 from lms.quizzes.grading import grade
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
+from lms.sql import upsert
+
+NOT_PREPARED = object()  # _complete_after_pass reads what it needs itself
 
 
 def bank_for_course(course):
@@ -93,23 +94,27 @@ def _completion(user_id, course_id):
         CourseCompletion.user_id == user_id, CourseCompletion.course_id == course_id))
 
 
-def issue_course_certificate(completion, course, attempt=None, score=None, now=None):
+def issue_course_certificate(completion, course, attempt=None, score=None, now=None,
+                             prepared=None, fresh=False):
     """The course certificate of a completion, issued in the same transaction (once); the
-    score from the passed attempt, or (points, out of) when given."""
-    from lms.auth.models import User
-    from lms.certificates.services import course_validity, issue, issue_programme_certificates
-    from lms.courses.services import course_texts
+    score from the passed attempt, or (points, out of) when given; `prepared`: what was
+    read for it before the transaction started writing."""
+    from lms.certificates.services import (
+        issue,
+        issue_programme_certificates,
+        prepare_course_certificate,
+    )
 
-    user = db.session.get(User, completion.user_id)
-    text = course_texts([course.id], "vi").get(course.id)
+    now = now or completion.completed_at
+    prepared = prepared or prepare_course_certificate(completion.user_id, course.id,
+                                                      now.date())
     if score is None and attempt is not None and attempt.score is not None:
         score = (attempt.score, attempt.max_score)
     score = f"{score[0] / score[1]:.0%}" if score and score[1] else None
-    now = now or completion.completed_at
-    certificate = issue(user, kind="course", title=text.title if text else course.slug,
-                        score=score, course=course, completion=completion, now=now,
-                        expires_on=course_validity(course.id, now.date()))
-    issue_programme_certificates(user, course.id, now=now)
+    certificate = issue(prepared.user, kind="course", title=prepared.title, score=score,
+                        course=prepared.course, completion=completion, now=now,
+                        expires_on=prepared.expires_on, issuing=prepared.issuing, fresh=fresh)
+    issue_programme_certificates(prepared.user, course.id, now=now)
     return certificate
 
 
@@ -292,7 +297,7 @@ def submission_of(user_id, attempt_id):
                               {"a_id": attempt_id, "a_user": user_id}).one_or_none()
 
 
-def grade_submission(attempt, responses, now, late):
+def grade_submission(attempt, responses, now, late, prepared=NOT_PREPARED):
     """Submit and grade the attempt (a row of `submission_of`, or the attempt itself), once.
 
     The first statement flips the status from open: only the caller whose UPDATE changed
@@ -317,14 +322,8 @@ def grade_submission(attempt, responses, now, late):
     db.session.execute(q.score, {"a_id": attempt.id, "a_score": result.score,
                                  "a_max": result.max_score, "a_passed": result.passed})
     if result.passed:
-        _complete_after_pass(attempt, now, result)
+        _complete_after_pass(attempt, now, result, prepared)
     return result
-
-
-def _insert(table):
-    """An INSERT with ON CONFLICT, in the session's dialect (SQLite or PostgreSQL)."""
-    build = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-    return build[db.session.get_bind().dialect.name](table)
 
 
 def upsert_answers(attempt_id, responses, now):
@@ -332,7 +331,7 @@ def upsert_answers(attempt_id, responses, now):
     if not responses:
         return
     table = QuizAnswer.__table__
-    statement = _insert(table)
+    statement = upsert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.attempt_id, table.c.question_key],
         set_={"response": statement.excluded.response, "saved_at": statement.excluded.saved_at})
@@ -341,22 +340,40 @@ def upsert_answers(attempt_id, responses, now):
         for key, value in responses.items()])
 
 
-def _complete_after_pass(attempt, now, result):
+def prepare_completion(attempt, now):
+    """What completing the attempt's course will need, read before the submission writes
+    (the caller commits in between): None while a module is unread (no completion then)."""
+    from lms.certificates.services import prepare_course_certificate
+
+    params = {"a_user": attempt.user_id, "a_course": attempt.course_id}
+    if db.session.execute(_statements().unread, params).scalar():
+        return None
+    return prepare_course_certificate(attempt.user_id, attempt.course_id, now.date())
+
+
+
+def _complete_after_pass(attempt, now, result, prepared=NOT_PREPARED):
     """The completion of a passed attempt's course when every module is read (once)."""
     q = _statements()
     params = {"a_user": attempt.user_id, "a_course": attempt.course_id}
-    if db.session.execute(q.unread, params).scalar():
+    if prepared is NOT_PREPARED:
+        if db.session.execute(q.unread, params).scalar():
+            return
+        prepared = None
+    elif prepared is None:  # a module was unread when it was prepared
         return
-    version = db.session.execute(q.version, params).scalar()
+    version = prepared.course.version if prepared else \
+        db.session.execute(q.version, params).scalar()
     table = CourseCompletion.__table__
-    inserted = db.session.execute(_insert(table).values(
+    inserted = db.session.execute(upsert(table).values(
         user_id=attempt.user_id, course_id=attempt.course_id, course_version=version or 1,
         attempt_id=attempt.id, completed_at=now).on_conflict_do_nothing(
         index_elements=[table.c.user_id, table.c.course_id]).returning(table.c.id)).scalar()
     if inserted is not None:  # this transaction completed the course: its certificate too
-        completion = db.session.get(CourseCompletion, inserted)
-        issue_course_certificate(completion, db.session.get(Course, attempt.course_id),
-                                 score=(result.score, result.max_score), now=now)
+        completion = SimpleNamespace(id=inserted, user_id=attempt.user_id, completed_at=now)
+        issue_course_certificate(completion, SimpleNamespace(id=attempt.course_id),
+                                 score=(result.score, result.max_score), now=now,
+                                 prepared=prepared, fresh=True)
     elif db.session.execute(q.refresher_due, {**params, "today": now.date()}).scalar():
         renew_after_refresher(_completion(attempt.user_id, attempt.course_id),
                               db.session.get(QuizAttempt, attempt.id),

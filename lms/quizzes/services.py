@@ -20,20 +20,24 @@ from lms.org.models import utcnow
 from lms.quizzes.models import QuizAttempt, QuizQuestion
 from lms.quizzes.papers import answers_visible, paper_view, result_view
 from lms.quizzes.results import (
+    NOT_PREPARED,
     bank_for_course,
     complete_course,
     grade_submission,
+    prepare_completion,
     regrade,
     submission_of,
     upsert_answers,
 )
 from lms.quizzes.stats import QuestionStats, QuizStats, quiz_stats
+from lms.reports.records import note_started
 
 __all__ = [
     "GRACE", "QuestionStats", "QuizError", "QuizStats", "QuizStatus", "answers_visible",
     "attempt_of", "bank_for_course", "complete_course", "expire_if_overdue", "paper_view",
     "quiz_stats", "quiz_status", "regrade", "result_view", "save_answers", "settings_of",
-    "start_attempt", "submission_of", "submit_attempt", "submit_submission",
+    "prepare_submission", "start_attempt", "submission_of", "submit_attempt",
+    "submit_submission",
 ]
 
 GRACE = timedelta(seconds=30)  # network and clock slack after the deadline
@@ -144,6 +148,7 @@ def _start(user, bank, now, rng):
                 db.session.add(attempt)
         except IntegrityError:
             continue  # a concurrent start took this number: the next round finds its attempt
+        note_started(user.id, bank.course_id, now)
         return attempt
     raise QuizError("unavailable")
 
@@ -236,16 +241,23 @@ def _submit(attempt, responses, now):
     return attempt
 
 
-def submit_submission(row, responses=None, now=None):
+def prepare_submission(row, now=None):
+    """Read, before the submission's writing transaction, what completing the course needs
+    (see submit_submission)."""
+    return prepare_completion(row, now or utcnow()) if row.status == "open" else None
+
+
+def submit_submission(row, responses=None, now=None, prepared=NOT_PREPARED):
     """`submit_attempt` for a row of `submission_of`, the attempt page's path: a few plain
-    statements, no ORM object. Start it in a fresh transaction (commit the reads first), so
-    that on SQLite its first statement is its first write and waits for the lock instead
-    of being refused. Returns the Grade, or None when it was submitted already."""
+    statements, no ORM object. Start it in a fresh transaction (commit the reads first,
+    `prepare_submission` among them), so that on SQLite its first statement is its first
+    write and waits for the lock instead of being refused, and the lock is held for writes
+    only. Returns the Grade, or None when it was submitted already."""
     if row.status != "open":
         return None
     now = now or utcnow()
     return _retrying(lambda: grade_submission(row, _wanted(row.paper, responses), now,
-                                              late=_overdue(row, now)))
+                                              late=_overdue(row, now), prepared=prepared))
 
 
 def _wanted(paper, responses):

@@ -125,8 +125,9 @@ def submit(attempt_id):
         abort(404)
     responses = responses_from_form(found.paper, request.form) if found.status == "open" \
         else None
+    prepared = services.prepare_submission(found)
     db.session.commit()  # the reads end here: the writing transaction starts by writing
-    services.submit_submission(found, responses)
+    services.submit_submission(found, responses, prepared=prepared)
     db.session.commit()
     return redirect(url_for("quizzes.result", attempt_id=attempt_id))
 

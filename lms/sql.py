@@ -1,0 +1,18 @@
+"""SQL helpers shared by the domains."""
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from lms.extensions import db
+
+
+def upsert(table):
+    """An INSERT that takes ON CONFLICT clauses, in the session's dialect (SQLite or
+    PostgreSQL)."""
+    return upsert_for(db.session.get_bind().dialect.name, table)
+
+
+def upsert_for(dialect, table):
+    """An INSERT that takes ON CONFLICT clauses, for a dialect named "sqlite" or
+    "postgresql"."""
+    return {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect](table)
