@@ -281,3 +281,11 @@ def sync(runner):
         assert result.exit_code == code, result.output
         return result
     return run
+
+
+@pytest.fixture
+def key_dir(app, tmp_path, monkeypatch):
+    """A private certificate-signing key folder for one test."""
+    monkeypatch.setitem(app.config, "CERT_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.delitem(app.config, "CERT_SIGNING_KEY_FILE", raising=False)
+    return tmp_path / "keys"

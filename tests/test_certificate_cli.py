@@ -16,14 +16,6 @@ from tests.course_factories import make_course
 
 
 @pytest.fixture
-def key_dir(app, tmp_path, monkeypatch):
-    """A private key folder for one test."""
-    monkeypatch.setitem(app.config, "CERT_KEY_DIR", str(tmp_path / "keys"))
-    monkeypatch.delitem(app.config, "CERT_SIGNING_KEY_FILE", raising=False)
-    return tmp_path / "keys"
-
-
-@pytest.fixture
 def certificate(key_dir, users):
     """A course certificate of the learner, signed with this test's key."""
     return issue(users["learner"], kind="course", title="Khoá học An toàn thông tin",

@@ -24,14 +24,6 @@ CLAIMS = CertificateClaims(
 
 
 @pytest.fixture
-def key_dir(app, tmp_path, monkeypatch):
-    """A private key folder for one test."""
-    monkeypatch.setitem(app.config, "CERT_KEY_DIR", str(tmp_path / "keys"))
-    monkeypatch.delitem(app.config, "CERT_SIGNING_KEY_FILE", raising=False)
-    return tmp_path / "keys"
-
-
-@pytest.fixture
 def layout(app):
     """The layout shipped in certificates/default.yaml."""
     return load_layout()

@@ -18,14 +18,6 @@ CLAIMS = CertificateClaims(
     issuer="Sở Thông tin và Truyền thông", signer="Giám đốc Sở")
 
 
-@pytest.fixture
-def key_dir(app, tmp_path, monkeypatch):
-    """A private key folder for one test."""
-    monkeypatch.setitem(app.config, "CERT_KEY_DIR", str(tmp_path / "keys"))
-    monkeypatch.delitem(app.config, "CERT_SIGNING_KEY_FILE", raising=False)
-    return tmp_path / "keys"
-
-
 def test_key_created_once_private_and_reused(key_dir):
     kid, key = keys.signing_key()
     path = key_dir / "current.pem"
