@@ -26,3 +26,7 @@ class Defaults:
     LOGIN_FREE_FAILURES = 5
     LOGIN_MAX_LOCK_SECONDS = 3600
     OPEN_DATA = False
+    # A subtree with at least this many active staff is shown from each unit's own figures
+    # as last counted (at most REPORTS_CACHE_MINUTES old) instead of counting everyone again.
+    REPORTS_LIVE_LIMIT = 20000
+    REPORTS_CACHE_MINUTES = 10
