@@ -40,13 +40,14 @@ def create_app(test_config=None):
     from lms.certificates.views import bp as certificates_bp
     from lms.courses.views import bp as courses_bp
     from lms.main.views import bp as main_bp
+    from lms.notify.views import bp as outbox_bp
     from lms.org.views import bp as org_bp
     from lms.quizzes.views import bp as quizzes_bp
     from lms.reports.open_data import bp as open_data_bp
     from lms.reports.views import bp as reports_bp
 
     for blueprint in (main_bp, auth_bp, org_bp, courses_bp, quizzes_bp, certificates_bp,
-                      reports_bp, open_data_bp, admin_bp, api_tokens_bp, api_bp):
+                      reports_bp, open_data_bp, admin_bp, api_tokens_bp, outbox_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, never cookies: a forged request has nothing to ride on
 

@@ -1,46 +1,17 @@
 """Email leaves through a real SMTP server (aiosmtpd on 127.0.0.1) or the .eml outbox."""
 
 import email
-import socket
 from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from lms.notify.services import send_email
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
-                              email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
-    return AuthResult(success=ok)
-
-
 @pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(),
-                            authenticator=_authenticator, auth_require_tls=False)
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+def smtp_server(smtp):
+    return smtp.controller, smtp.inbox
 
 
 @pytest.mark.parametrize("credentials", ["", "mailer:s3cret@"])

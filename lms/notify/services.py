@@ -44,12 +44,15 @@ def send_messages(messages):
             smtp.send_message(msg)
 
 
-def write_eml(msg):
-    """Write the message to the instance outbox folder, for set-ups without SMTP."""
+def write_eml(msg, name=None):
+    """Write the message to the instance outbox folder, for set-ups without SMTP (under
+    `name`, replacing a file of that name, else a new random one)."""
     outbox = Path(current_app.instance_path) / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
-    path = outbox / f"{uuid.uuid4().hex}.eml"
-    path.write_bytes(bytes(msg))
+    path = outbox / (name or f"{uuid.uuid4().hex}.eml")
+    partial = path.with_suffix(".part")
+    partial.write_bytes(bytes(msg))
+    partial.replace(path)  # whole or not at all
     return path
 
 

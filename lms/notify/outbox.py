@@ -1,0 +1,244 @@
+"""The outbox: queue an email once (a row keyed by kind, period and recipient), then send
+the due rows over one SMTP connection, safely when several senders run.
+
+A sender *claims* due rows in one short transaction (on PostgreSQL the candidates are locked
+with SKIP LOCKED, so two senders take different rows; SQLite serialises writers), then sends
+them one by one, committing each outcome: sent; failed for good (a 5xx answer: the row keeps
+the server's words and an admin can resend it); or back to pending with a back-off (a 4xx
+answer, a dead or vanished server). A row claimed by a sender that crashed before recording
+the outcome is claimed again once its lease ran out. No row is ever deleted. Every message
+carries a Message-ID derived from its row, so a receiver can recognise a repeat.
+"""
+
+import secrets
+import smtplib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import formatdate
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+
+from lms.audit.services import record_event
+from lms.auth.models import User
+from lms.extensions import db
+from lms.notify.models import OutboxMessage
+from lms.notify.services import build_message, smtp_connection, write_eml
+from lms.org.models import utcnow
+from lms.sql import upsert
+
+LEASE = timedelta(minutes=10)  # a claim older than this belongs to a sender that died
+MAX_ATTEMPTS = 12  # transient failures retried over about a day, then failed (resendable)
+BATCH = 200
+
+
+def recipient_key(user):
+    return f"user:{user.id}"
+
+
+def enqueue(kind, period, user, subject, text, html=None, *, unit=None, lang="vi"):
+    """Queue one rendered email to `user` unless (kind, period, user) is queued already;
+    True when a row was inserted. Does not commit."""
+    table = OutboxMessage.__table__
+    now = utcnow()
+    result = db.session.execute(upsert(table).values(
+        kind=kind, period=period, recipient=recipient_key(user), user_id=user.id,
+        unit_id=unit.id if unit is not None else None, to_address=user.email, lang=lang,
+        subject=subject, text_body=text, html_body=html, status="pending", attempts=0,
+        next_attempt_at=now, created_at=now,
+    ).on_conflict_do_nothing(index_elements=[table.c.kind, table.c.period, table.c.recipient])
+        .returning(table.c.id))
+    return result.first() is not None  # (rowcount is not reliable here on psycopg)
+
+
+def queued(kind, period):
+    """Ids of the users who already have a (kind, period) message, whatever its status."""
+    return set(db.session.scalars(select(OutboxMessage.user_id).where(
+        OutboxMessage.kind == kind, OutboxMessage.period == period,
+        OutboxMessage.user_id.is_not(None))))
+
+
+def message_id(row):
+    """The Message-ID of a row: the same on every attempt."""
+    sender = current_app.config.get("MAIL_FROM") or ""
+    domain = sender.rsplit("@", 1)[-1].strip("> ") if "@" in sender else "civicskills.local"
+    return f"<outbox.{row.id}.{row.kind}.{row.period}@{domain}>"
+
+
+def build(row):
+    """The email of a row, as stored."""
+    msg = build_message(row.to_address, row.subject, row.text_body, row.html_body,
+                        message_id=message_id(row))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.replace_header("Date", formatdate(localtime=False))
+    if row.lang:
+        msg["Content-Language"] = row.lang
+    return msg
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    retried: int = 0  # back to pending, to be tried again later
+    failed: int = 0
+    cancelled: int = 0
+    errors: list = field(default_factory=list)  # (row id, error) of failures and retries
+
+    @property
+    def handled(self):
+        return self.sent + self.retried + self.failed + self.cancelled
+
+
+def claim(limit=BATCH, now=None):
+    """Take up to `limit` due rows for this sender (pending and due, or claimed by a sender
+    whose lease ran out) and commit; returns them in id order."""
+    now = now or utcnow()
+    token = secrets.token_hex(16)
+    due = (select(OutboxMessage.id)
+           .where(or_(and_(OutboxMessage.status == "pending",
+                           OutboxMessage.next_attempt_at <= now),
+                      and_(OutboxMessage.status == "sending",
+                           OutboxMessage.claimed_at < now - LEASE)))
+           .order_by(OutboxMessage.id).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(status="sending", claimed_at=now, claim_token=token,
+                attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.claim_token == token)
+                              .order_by(OutboxMessage.id)).all()
+
+
+def send_due(limit=BATCH, now=None):
+    """Claim the due rows and send them (over SMTP when LMS_SMTP_URL is set, else as .eml
+    files in the instance outbox); returns what happened. Commits."""
+    db.session.commit()  # claim in a transaction of its own, from fresh data
+    rows = claim(limit, now)
+    result = SendResult()
+    if not rows:
+        return result
+    wanted = []
+    for row in rows:
+        reason = _unwanted(row)
+        if reason:
+            _finish(row, "cancelled", reason)
+            result.cancelled += 1
+        else:
+            wanted.append(row)
+    db.session.commit()
+    url = current_app.config.get("SMTP_URL")
+    if not url:
+        for row in wanted:
+            write_eml(build(row), name=f"{row.id:08d}-{row.kind}.eml")
+            _finish(row, "sent")
+            result.sent += 1
+        db.session.commit()
+        return result
+    try:
+        smtp = smtp_connection(url)
+    except (OSError, smtplib.SMTPException) as exc:
+        for row in wanted:
+            _retry(row, exc, result)
+        db.session.commit()
+        return result
+    with smtp:
+        for position, row in enumerate(wanted):
+            try:
+                smtp.send_message(build(row))
+            except smtplib.SMTPRecipientsRefused as exc:
+                code = min((c for c, _ in exc.recipients.values()), default=550)
+                _permanent_or_retry(row, code, exc, result)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                for rest in wanted[position:]:  # the connection is gone: all wait
+                    _retry(rest, exc, result)
+                db.session.commit()
+                break
+            except smtplib.SMTPResponseException as exc:
+                _permanent_or_retry(row, exc.smtp_code, exc, result)
+            else:
+                _finish(row, "sent")
+                result.sent += 1
+            db.session.commit()  # each outcome kept at once: a crash repeats one at most
+    return result
+
+
+def _unwanted(row):
+    """Why the row should not go out any more (None: it should)."""
+    user = db.session.get(User, row.user_id) if row.user_id is not None else None
+    if user is None or not user.active:
+        return "recipient no longer active"
+    if row.kind == "digest" and (user.role != "head" or user.unit_id != row.unit_id):
+        return "recipient no longer heads this unit"
+    return None
+
+
+def _finish(row, status, error=None):
+    row.status = status
+    row.claim_token = None
+    row.last_error = error
+    if status == "sent":
+        row.sent_at = utcnow()
+
+
+def _permanent_or_retry(row, code, exc, result):
+    if 500 <= code < 600:
+        _finish(row, "failed", _describe(exc))
+        result.failed += 1
+        result.errors.append((row.id, _describe(exc)))
+    else:
+        _retry(row, exc, result)
+
+
+def _retry(row, exc, result):
+    """Back to pending after a transient failure, later each time; failed after
+    MAX_ATTEMPTS (never dropped: an admin can resend it)."""
+    error = _describe(exc)
+    result.errors.append((row.id, error))
+    if row.attempts >= MAX_ATTEMPTS:
+        _finish(row, "failed", f"gave up after {row.attempts} attempts: {error}")
+        result.failed += 1
+        return
+    row.status = "pending"
+    row.claim_token = None
+    row.last_error = error
+    row.next_attempt_at = utcnow() + backoff(row.attempts)
+    result.retried += 1
+
+
+def backoff(attempts):
+    """The wait before the next attempt: 1, 2, 4 ... minutes, at most 4 hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 240))
+
+
+def _describe(exc):
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {code} {_text(message)}"
+                         for address, (code, message) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _text(message):
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def resend(actor, row, ip=None):
+    """Put a failed or cancelled message back in the queue, now; audit-logged."""
+    if row.status not in ("failed", "cancelled"):
+        return False
+    record_event("email_resent", actor=actor, object_type="email", object_id=str(row.id),
+                 ip=ip, kind=row.kind, period=row.period, to=row.to_address,
+                 error=row.last_error)
+    row.status, row.attempts, row.next_attempt_at = "pending", 0, utcnow()
+    row.claim_token = None
+    return True
+
+
+def status_counts():
+    """{status: number of messages}."""
+    return dict(db.session.execute(select(OutboxMessage.status, func.count())
+                                   .group_by(OutboxMessage.status)).all())
