@@ -20,6 +20,7 @@ from lms.org.demo import demo_command
 from lms.org.models import Unit
 from lms.org.services import count_rows, fill_derived, subtree_ids, unit_by_code
 from lms.quizzes.commands import regrade_command
+from lms.notify.outbox_commands import send_outbox_command
 from lms.reports.commands import refresh_figures_command, snapshot_command
 from lms.web import base_url_context
 
@@ -33,6 +34,7 @@ lms_cli.add_command(verify_certificate_command)
 lms_cli.add_command(rotate_certificate_key_command)
 lms_cli.add_command(invite_refreshers_command)
 lms_cli.add_command(snapshot_command)
+lms_cli.add_command(send_outbox_command)
 lms_cli.add_command(refresh_figures_command)
 
 
