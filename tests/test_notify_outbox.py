@@ -124,6 +124,7 @@ def test_a_crash_between_claiming_and_sending_is_recovered(db, people, smtp_url)
     queue(people)
     db.session.commit()
     claimed = outbox.claim()  # ... and the sender dies here
+    db.session.commit()
     assert {row.status for row in claimed} == {"sending"}
     assert outbox.send_due().handled == 0  # another sender leaves them during the lease
     result = outbox.send_due(now=utcnow() + outbox.LEASE + timedelta(seconds=1))

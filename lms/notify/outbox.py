@@ -25,7 +25,7 @@ from lms.extensions import db
 from lms.notify.models import OutboxMessage
 from lms.notify.services import build_message, smtp_connection, write_eml
 from lms.org.models import utcnow
-from lms.sql import upsert
+from lms.sql import begin_write, upsert
 
 LEASE = timedelta(minutes=10)  # a claim older than this belongs to a sender that died
 MAX_ATTEMPTS = 12  # transient failures retried over about a day, then failed (resendable)
@@ -39,16 +39,51 @@ def recipient_key(user):
 def enqueue(kind, period, user, subject, text, html=None, *, unit=None, lang="vi"):
     """Queue one rendered email to `user` unless (kind, period, user) is queued already;
     True when a row was inserted. Does not commit."""
+    return bool(_insert(kind, period, user.id, user.email,
+                        unit.id if unit is not None else None, subject, text, html, lang))
+
+
+def _insert(kind, period, user_id, email, unit_id, subject, text, html, lang):
     table = OutboxMessage.__table__
     now = utcnow()
     result = db.session.execute(upsert(table).values(
-        kind=kind, period=period, recipient=recipient_key(user), user_id=user.id,
-        unit_id=unit.id if unit is not None else None, to_address=user.email, lang=lang,
-        subject=subject, text_body=text, html_body=html, status="pending", attempts=0,
-        next_attempt_at=now, created_at=now,
+        kind=kind, period=period, recipient=f"user:{user_id}", user_id=user_id,
+        unit_id=unit_id, to_address=email, lang=lang, subject=subject, text_body=text,
+        html_body=html, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     ).on_conflict_do_nothing(index_elements=[table.c.kind, table.c.period, table.c.recipient])
         .returning(table.c.id))
-    return result.first() is not None  # (rowcount is not reliable here on psycopg)
+    return int(result.first() is not None)  # (rowcount is not reliable here on psycopg)
+
+
+@dataclass
+class Message:
+    """A rendered email waiting to be queued (see enqueue_all)."""
+
+    kind: str
+    period: str
+    user: object
+    subject: str
+    text: str
+    html: str | None = None
+    unit: object = None
+    lang: str = "vi"
+
+
+def enqueue_all(messages):
+    """Queue rendered messages in one short write transaction of their own, after
+    committing what the caller read (so that two jobs running at once on SQLite cannot
+    fail halfway); returns how many rows were new. Commits."""
+    messages = list(messages)
+    keys = [(m.user.id, m.user.email, m.unit.id if m.unit is not None else None)
+            for m in messages]
+    db.session.commit()
+    begin_write()
+    inserted = 0
+    for message, (user_id, email, unit_id) in zip(messages, keys, strict=True):
+        inserted += _insert(message.kind, message.period, user_id, email, unit_id,
+                            message.subject, message.text, message.html, message.lang)
+    db.session.commit()
+    return inserted
 
 
 def queued(kind, period):
@@ -91,7 +126,7 @@ class SendResult:
 
 def claim(limit=BATCH, now=None):
     """Take up to `limit` due rows for this sender (pending and due, or claimed by a sender
-    whose lease ran out) and commit; returns them in id order."""
+    whose lease ran out), in the current transaction; returns them in id order."""
     now = now or utcnow()
     token = secrets.token_hex(16)
     due = (select(OutboxMessage.id)
@@ -107,62 +142,76 @@ def claim(limit=BATCH, now=None):
         .values(status="sending", claimed_at=now, claim_token=token,
                 attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False))
-    db.session.commit()
     return db.session.scalars(select(OutboxMessage).where(OutboxMessage.claim_token == token)
                               .order_by(OutboxMessage.id)).all()
 
 
 def send_due(limit=BATCH, now=None):
     """Claim the due rows and send them (over SMTP when LMS_SMTP_URL is set, else as .eml
-    files in the instance outbox); returns what happened. Commits."""
-    db.session.commit()  # claim in a transaction of its own, from fresh data
-    rows = claim(limit, now)
-    result = SendResult()
-    if not rows:
-        return result
-    wanted = []
-    for row in rows:
+    files in the instance outbox); returns what happened. Each step is a short transaction
+    of its own, and none is open while the mail server is talked to."""
+    db.session.commit()
+    begin_write()
+    result, outgoing = SendResult(), []
+    for row in claim(limit, now):
         reason = _unwanted(row)
         if reason:
             _finish(row, "cancelled", reason)
             result.cancelled += 1
         else:
-            wanted.append(row)
+            outgoing.append((row.id, build(row)))
     db.session.commit()
+    if not outgoing:
+        return result
     url = current_app.config.get("SMTP_URL")
     if not url:
-        for row in wanted:
-            write_eml(build(row), name=f"{row.id:08d}-{row.kind}.eml")
-            _finish(row, "sent")
-            result.sent += 1
-        db.session.commit()
+        for row_id, msg in outgoing:
+            write_eml(msg, name=f"{row_id:08d}.eml")
+            _record(row_id, result)
         return result
     try:
         smtp = smtp_connection(url)
     except (OSError, smtplib.SMTPException) as exc:
-        for row in wanted:
-            _retry(row, exc, result)
-        db.session.commit()
+        for row_id, _msg in outgoing:
+            _record(row_id, result, exc)
         return result
     with smtp:
-        for position, row in enumerate(wanted):
+        for position, (row_id, msg) in enumerate(outgoing):
             try:
-                smtp.send_message(build(row))
-            except smtplib.SMTPRecipientsRefused as exc:
-                code = min((c for c, _ in exc.recipients.values()), default=550)
-                _permanent_or_retry(row, code, exc, result)
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                for rest in wanted[position:]:  # the connection is gone: all wait
-                    _retry(rest, exc, result)
-                db.session.commit()
+                smtp.send_message(msg)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                _record(row_id, result, exc)  # an answer about this message
+            except OSError as exc:  # (SMTPException is one) the connection is gone: all wait
+                for rest, _msg in outgoing[position:]:
+                    _record(rest, result, exc)
                 break
-            except smtplib.SMTPResponseException as exc:
-                _permanent_or_retry(row, exc.smtp_code, exc, result)
             else:
-                _finish(row, "sent")
-                result.sent += 1
-            db.session.commit()  # each outcome kept at once: a crash repeats one at most
+                _record(row_id, result)
     return result
+
+
+def _record(row_id, result, exc=None):
+    """Keep the outcome of one message at once (a crash repeats one message at most): sent,
+    failed for good (a 5xx answer), or pending again with a back-off."""
+    begin_write()
+    row = db.session.get(OutboxMessage, row_id)
+    if exc is None:
+        _finish(row, "sent")
+        result.sent += 1
+    elif 500 <= _code(exc) < 600:
+        _finish(row, "failed", _describe(exc))
+        result.failed += 1
+        result.errors.append((row.id, row.last_error))
+    else:
+        _retry(row, exc, result)
+    db.session.commit()
+
+
+def _code(exc):
+    """The SMTP reply code of a failure (0: no answer, the server is unreachable)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return min((code for code, _ in exc.recipients.values()), default=550)
+    return getattr(exc, "smtp_code", 0)
 
 
 def _unwanted(row):
@@ -181,15 +230,6 @@ def _finish(row, status, error=None):
     row.last_error = error
     if status == "sent":
         row.sent_at = utcnow()
-
-
-def _permanent_or_retry(row, code, exc, result):
-    if 500 <= code < 600:
-        _finish(row, "failed", _describe(exc))
-        result.failed += 1
-        result.errors.append((row.id, _describe(exc)))
-    else:
-        _retry(row, exc, result)
 
 
 def _retry(row, exc, result):

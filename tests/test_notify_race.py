@@ -1,0 +1,64 @@
+"""Two senders at once (and two runs of a queueing job) on a real, committed database — a
+SQLite file, or PostgreSQL with --db postgresql — each with its own session and connection:
+every message is queued once and delivered once."""
+
+import pytest
+from sqlalchemy import func, select
+
+from lms.extensions import db as _db
+from lms.notify import outbox
+from lms.notify.models import OutboxMessage
+from tests import live
+from tests.conftest import make_unit, make_user
+
+db, live_app, race = live.db, live.live_app, live.race  # a committed database of its own
+
+
+@pytest.fixture
+def people(live_app):
+    with live_app.app_context():
+        unit = make_unit("P", "Tỉnh Thanh Hóa")
+        people = [make_user(unit, full_name=f"Cán bộ Số {i}", email=f"cb{i}@example.gov.vn")
+                  for i in range(40)]
+        _db.session.commit()
+        return [person.id for person in people]
+
+
+def queue_all(people, period="2026-W48"):
+    from lms.auth.models import User
+
+    messages = [outbox.Message("reminder", period, person, f"Nhắc việc {person.full_name}",
+                               "Nội dung nhắc việc.")
+                for person in _db.session.scalars(select(User).where(User.id.in_(people)))]
+    return outbox.enqueue_all(messages)
+
+
+def test_two_queueing_runs_at_once_queue_each_message_once(live_app, people):
+    def work(barrier):
+        barrier.wait()
+        return queue_all(people)
+
+    assert sum(race(live_app, 2, work)) == 40  # between them, each message once
+    with live_app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 40
+
+
+def test_two_senders_at_once_deliver_each_message_once(live_app, people, smtp,
+                                                       monkeypatch):
+    monkeypatch.setitem(live_app.config, "SMTP_URL", smtp.url)
+    with live_app.app_context():
+        queue_all(people)
+
+    def work(barrier):
+        barrier.wait()
+        sent = 0
+        while (result := outbox.send_due(limit=5)).handled:
+            sent += result.sent
+        return sent
+
+    assert sum(race(live_app, 3, work)) == 40
+    received = [rcpt[0] for _, rcpt, _ in smtp.inbox.messages]
+    assert len(received) == 40
+    assert len(set(received)) == 40
+    with live_app.app_context():
+        assert set(_db.session.scalars(select(OutboxMessage.status))) == {"sent"}
