@@ -49,3 +49,15 @@ def test_without_smtp_messages_are_written_to_the_outbox(app):
     found = [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
     [message] = [m for m in found if m["Message-ID"] == message_id]
     assert message["Subject"] == "Đặt lại mật khẩu"
+
+
+def test_a_sender_name_with_diacritics_survives(app, smtp, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_URL", smtp.url)
+    monkeypatch.setitem(app.config, "MAIL_FROM",
+                        "Sở Thông tin và Truyền thông <no-reply@stttt.gov.vn>")
+    with app.test_request_context():
+        send_email("lan@example.gov.vn", "Chào chị Lan", "Nội dung", "<p>Nội dung</p>")
+    [(sender, _rcpt, message)] = smtp.inbox.messages
+    assert sender == "no-reply@stttt.gov.vn"
+    assert message["From"].addresses[0].display_name == "Sở Thông tin và Truyền thông"
+    assert message.get_body(("html",)).get_content().strip() == "<p>Nội dung</p>"

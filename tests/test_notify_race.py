@@ -62,3 +62,54 @@ def test_two_senders_at_once_deliver_each_message_once(live_app, people, smtp,
     assert len(set(received)) == 40
     with live_app.app_context():
         assert set(_db.session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+@pytest.fixture
+def heads(live_app):
+    """A province with ten districts, each with a head and staff, and a programme."""
+    from datetime import date
+
+    from lms.courses.models import ProgrammeAssignment
+    from tests.course_factories import make_course, make_programme
+
+    with live_app.app_context():
+        province = make_unit("T", "Tỉnh Thanh Hóa")
+        courses = [make_course("one", 1), make_course("two", 1)]
+        programme = make_programme("basic", courses)
+        _db.session.add(ProgrammeAssignment(programme=programme, unit=province,
+                                            deadline=date(2026, 12, 31)))
+        heads = []
+        for n in range(10):
+            district = make_unit(f"T.H{n}", f"Huyện Số {n}", parent=province)
+            heads.append(make_user(district, role="head", full_name=f"Trưởng Phòng {n}",
+                                   email=f"head{n}@example.gov.vn"))
+            for _ in range(3):
+                make_user(district)
+        _db.session.commit()
+        return [head.email for head in heads]
+
+
+def test_two_schedulers_at_once_send_one_digest_per_head(live_app, heads, smtp,
+                                                         monkeypatch):
+    """Both run the digest job, then the sender, at the same moment."""
+    from datetime import date
+
+    from lms.notify.digests import queue_digests
+
+    monkeypatch.setitem(live_app.config, "SMTP_URL", smtp.url)
+
+    def work(barrier):
+        barrier.wait()
+        run = queue_digests(date(2026, 11, 23), today=date(2026, 11, 23))
+        _db.session.commit()
+        barrier.wait()
+        while outbox.send_due(limit=3).handled:
+            pass
+        return run.queued
+
+    assert sum(race(live_app, 2, work)) == 10
+    received = [rcpt[0] for _, rcpt, _ in smtp.inbox.messages]
+    assert sorted(received) == sorted(heads)
+    with live_app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "digest", OutboxMessage.status == "sent")) == 10

@@ -156,54 +156,66 @@ def send_due(limit=BATCH, now=None):
     for row in claim(limit, now):
         reason = _unwanted(row)
         if reason:
-            _finish(row, "cancelled", reason)
+            _cancel(row, reason)
             result.cancelled += 1
         else:
-            outgoing.append((row.id, build(row)))
+            outgoing.append((row.id, row.attempts, build(row)))
     db.session.commit()
     if not outgoing:
         return result
     url = current_app.config.get("SMTP_URL")
     if not url:
-        for row_id, msg in outgoing:
+        for row_id, attempts, msg in outgoing:
             write_eml(msg, name=f"{row_id:08d}.eml")
-            _record(row_id, result)
+            _record(row_id, attempts, result)
         return result
     try:
         smtp = smtp_connection(url)
     except (OSError, smtplib.SMTPException) as exc:
-        for row_id, _msg in outgoing:
-            _record(row_id, result, exc)
+        for row_id, attempts, _msg in outgoing:
+            _record(row_id, attempts, result, exc)
         return result
     with smtp:
-        for position, (row_id, msg) in enumerate(outgoing):
+        for position, (row_id, attempts, msg) in enumerate(outgoing):
             try:
                 smtp.send_message(msg)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
-                _record(row_id, result, exc)  # an answer about this message
+                _record(row_id, attempts, result, exc)  # an answer about this message
             except OSError as exc:  # (SMTPException is one) the connection is gone: all wait
-                for rest, _msg in outgoing[position:]:
-                    _record(rest, result, exc)
+                for rest, rest_attempts, _msg in outgoing[position:]:
+                    _record(rest, rest_attempts, result, exc)
                 break
             else:
-                _record(row_id, result)
+                _record(row_id, attempts, result)
     return result
 
 
-def _record(row_id, result, exc=None):
+def _record(row_id, attempts, result, exc=None):
     """Keep the outcome of one message at once (a crash repeats one message at most): sent,
-    failed for good (a 5xx answer), or pending again with a back-off."""
-    begin_write()
-    row = db.session.get(OutboxMessage, row_id)
+    failed for good (a 5xx answer), or pending again with a back-off (`attempts`: its
+    attempts so far, this one included). One UPDATE in a short transaction."""
+    now = utcnow()
     if exc is None:
-        _finish(row, "sent")
+        values = {"status": "sent", "sent_at": now, "last_error": None}
         result.sent += 1
-    elif 500 <= _code(exc) < 600:
-        _finish(row, "failed", _describe(exc))
-        result.failed += 1
-        result.errors.append((row.id, row.last_error))
     else:
-        _retry(row, exc, result)
+        error = _describe(exc)
+        result.errors.append((row_id, error))
+        if 500 <= _code(exc) < 600:
+            values = {"status": "failed", "last_error": error}
+            result.failed += 1
+        elif attempts >= MAX_ATTEMPTS:
+            values = {"status": "failed",
+                      "last_error": f"gave up after {attempts} attempts: {error}"}
+            result.failed += 1
+        else:
+            values = {"status": "pending", "last_error": error,
+                      "next_attempt_at": now + backoff(attempts)}
+            result.retried += 1
+    begin_write()
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                       .values(claim_token=None, **values)
+                       .execution_options(synchronize_session=False))
     db.session.commit()
 
 
@@ -224,28 +236,8 @@ def _unwanted(row):
     return None
 
 
-def _finish(row, status, error=None):
-    row.status = status
-    row.claim_token = None
-    row.last_error = error
-    if status == "sent":
-        row.sent_at = utcnow()
-
-
-def _retry(row, exc, result):
-    """Back to pending after a transient failure, later each time; failed after
-    MAX_ATTEMPTS (never dropped: an admin can resend it)."""
-    error = _describe(exc)
-    result.errors.append((row.id, error))
-    if row.attempts >= MAX_ATTEMPTS:
-        _finish(row, "failed", f"gave up after {row.attempts} attempts: {error}")
-        result.failed += 1
-        return
-    row.status = "pending"
-    row.claim_token = None
-    row.last_error = error
-    row.next_attempt_at = utcnow() + backoff(row.attempts)
-    result.retried += 1
+def _cancel(row, reason):
+    row.status, row.claim_token, row.last_error = "cancelled", None, reason
 
 
 def backoff(attempts):

@@ -103,6 +103,14 @@ class Progress:
     def target(self):
         return self.programme.target_ratio
 
+    def subtree(self, unit_id):
+        """The figures of a unit of this report as progress() would give them for that unit
+        (the same rows, the unit's subtree only): no query."""
+        root = self.rows[unit_id]
+        path = root.unit.path
+        rows = {key: row for key, row in self.rows.items() if row.unit.path.startswith(path)}
+        return Progress(self.programme, root, rows, self.required, self.today, self.as_of)
+
     def children(self, unit_id=None):
         """The direct sub-units of a unit (the root by default) that the programme covers."""
         parent = self.root.unit.id if unit_id is None else unit_id
