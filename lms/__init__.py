@@ -1,5 +1,6 @@
 """CivicSkills: a learning platform for digital skills in the civil service."""
 
+import copy
 import os
 import secrets
 import time
@@ -15,6 +16,9 @@ def create_app(test_config=None):
     instance_path = os.environ.get("LMS_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.from_object(Defaults)
+    for key, value in app.config.items():  # this app's own copies: overrides of nested
+        if isinstance(value, dict | list):  # keys (LMS_SCHEDULE__digest) must not leak
+            app.config[key] = copy.deepcopy(value)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("LMS")
     if test_config is not None:

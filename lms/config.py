@@ -40,16 +40,18 @@ class Defaults:
         "digest": "0 7 * * mon",
         "reminders": "0 8 * * mon",
         "expiry": "0 6 * * *",
+        "refreshers": "30 6 * * *",
         "outbox": "* * * * *",
         "refresh_figures": "*/5 * * * *",
     }
     # Seconds after its time within which a run delayed, or missed while no scheduler ran,
     # still runs (once); later it waits for its next time. LMS_SCHEDULE_GRACE__outbox=120.
     SCHEDULE_GRACE = {
-        "snapshot": 6 * 3600,
-        "digest": 6 * 3600,
-        "reminders": 6 * 3600,
-        "expiry": 6 * 3600,
+        "snapshot": 3 * 24 * 3600,  # the week's figures are still worth recording on Wednesday
+        "digest": 24 * 3600,
+        "reminders": 24 * 3600,
+        "expiry": 12 * 3600,
+        "refreshers": 12 * 3600,
         "outbox": 60,
         "refresh_figures": 300,
     }

@@ -90,6 +90,15 @@ def expiry_job(today):
     return f"{count} expiry reminders queued"
 
 
+def refreshers_job(_today):
+    """Queue the invitations to a refresher of holders whose certificate expired or whose
+    course asks to retrain (each certificate once)."""
+    from lms.certificates.refreshers import invite_refreshers
+
+    people, certificates = invite_refreshers()
+    return f"{people} people invited to a refresher ({certificates} certificates)"
+
+
 def outbox_job(_today):
     """Send the due emails of the outbox, a batch at a time until none is due (send_due
     commits each outcome)."""
@@ -112,6 +121,7 @@ JOBS = {job.id: job for job in (
     Job("digest", digest_job, "queue the weekly digest to unit heads"),
     Job("reminders", reminders_job, "queue the weekly reminders to learners"),
     Job("expiry", expiry_job, "queue the certificate expiry reminders"),
+    Job("refreshers", refreshers_job, "queue the refresher invitations"),
     Job("outbox", outbox_job, "send the due emails of the outbox"),
     Job("refresh_figures", refresh_figures_job, "count the figures of the large units"),
 )}

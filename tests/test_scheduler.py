@@ -58,10 +58,10 @@ def _fake_job(monkeypatch, job_id, run):
 
 # Jobs and schedules ------------------------------------------------------------------------
 
-def test_six_jobs_run_on_their_default_schedules_in_hanoi_time(app):
+def test_the_jobs_run_on_their_default_schedules_in_hanoi_time(app):
     found = triggers(app.config)
-    assert list(found) == ["snapshot", "digest", "reminders", "expiry", "outbox",
-                           "refresh_figures"]
+    assert list(found) == ["snapshot", "digest", "reminders", "expiry", "refreshers",
+                           "outbox", "refresh_figures"]
     assert {str(trigger.timezone) for trigger in found.values()} == {"Asia/Ho_Chi_Minh"}
     upcoming = {job_id: trigger.get_next_fire_time(None, TUESDAY)
                 for job_id, trigger in found.items()}
@@ -70,10 +70,12 @@ def test_six_jobs_run_on_their_default_schedules_in_hanoi_time(app):
         "digest": vn(30, 7),  # Monday 07:00
         "reminders": vn(30, 8),  # Monday 08:00
         "expiry": vn(25, 6),  # every day at 06:00
+        "refreshers": vn(25, 6, 30),  # every day at 06:30
         "outbox": vn(24, 10, 1),  # every minute
         "refresh_figures": vn(24, 10, 5),  # every 5 minutes
     }
-    assert grace_seconds(app.config, "digest") == 6 * HOURS
+    assert grace_seconds(app.config, "digest") == 24 * HOURS
+    assert grace_seconds(app.config, "snapshot") == 72 * HOURS
     assert grace_seconds(app.config, "outbox") == 60
 
 
@@ -85,13 +87,11 @@ def test_config_changes_a_schedule_and_switches_a_job_off(app, monkeypatch):
     assert found["snapshot"].get_next_fire_time(None, TUESDAY) == vn(28, 22)
     assert found["reminders"].get_next_fire_time(None, TUESDAY) == vn(30, 8)  # untouched
     assert grace_seconds(app.config, "snapshot") == 2 * HOURS
-    assert grace_seconds(app.config, "expiry") == 6 * HOURS
+    assert grace_seconds(app.config, "expiry") == 12 * HOURS
 
 
 def test_instance_config_and_environment_override_schedules(tmp_path, monkeypatch):
-    # from_prefixed_env writes nested keys into the dict the config holds: keep Defaults' own.
-    monkeypatch.setattr(Defaults, "SCHEDULE", dict(Defaults.SCHEDULE))
-    monkeypatch.setattr(Defaults, "SCHEDULE_GRACE", dict(Defaults.SCHEDULE_GRACE))
+    defaults = dict(Defaults.SCHEDULE), dict(Defaults.SCHEDULE_GRACE)
     (tmp_path / "config.py").write_text('SCHEDULE = {"reminders": "30 9 * * mon"}\n')
     monkeypatch.setenv("LMS_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("LMS_SCHEDULE__snapshot", "0 22 * * sun")
@@ -104,6 +104,8 @@ def test_instance_config_and_environment_override_schedules(tmp_path, monkeypatc
     assert found["reminders"].get_next_fire_time(None, TUESDAY) == vn(30, 9, 30)
     assert found["expiry"].get_next_fire_time(None, TUESDAY) == vn(25, 6)
     assert grace_seconds(app.config, "outbox") == 120
+    # The overrides are this app's: the defaults (and the next app) keep their own.
+    assert defaults == (Defaults.SCHEDULE, Defaults.SCHEDULE_GRACE)
 
 
 @pytest.mark.parametrize(("setting", "value", "message"), [
@@ -160,7 +162,7 @@ def test_a_first_start_makes_up_for_nothing_and_runs_never_pile_up(app, instance
         started.shutdown()
     assert sorted(jobs) == sorted(JOBS)  # no ":missed" run
     assert (jobs["outbox"].misfire_grace_time, jobs["snapshot"].misfire_grace_time) == (
-        60, 6 * HOURS)
+        60, 72 * HOURS)
     assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
 
 
@@ -306,7 +308,7 @@ def test_scheduler_list_shows_each_job_its_schedule_and_next_run(app, runner, in
     assert list(rows) == list(JOBS)
     assert rows["snapshot"].split()[1:10] == ["0", "23", "*", "*", "sun", "next", "Sun",
                                               rows["snapshot"].split()[8], "23:00"]
-    assert "grace 21600 s" in rows["snapshot"]
+    assert "grace 259200 s" in rows["snapshot"]
     assert "last never" in rows["snapshot"]
     assert rows["reminders"].split()[1] == "off"
     assert "* * * * *" in rows["outbox"]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.extensions import db
 from lms.org.models import utcnow
 
-KINDS = ("digest", "reminder", "expiry")
+KINDS = ("digest", "reminder", "expiry", "refresher")
 # pending: waiting (or waiting for a retry at next_attempt_at); sending: claimed by a sender
 # (reclaimed when its lease ran out: the sender crashed); sent; failed: refused for good or
 # given up (an admin can resend); cancelled: no longer wanted at send time (a head replaced,

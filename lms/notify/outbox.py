@@ -69,10 +69,11 @@ class Message:
     lang: str = "vi"
 
 
-def enqueue_all(messages):
+def enqueue_all(messages, also=None):
     """Queue rendered messages in one short write transaction of their own, after
     committing what the caller read (so that two jobs running at once on SQLite cannot
-    fail halfway); returns how many rows were new. Commits."""
+    fail halfway), with `also()` (e.g. marking what was emailed about) in the same
+    transaction; returns how many rows were new. Commits."""
     messages = list(messages)
     keys = [(m.user.id, m.user.email, m.unit.id if m.unit is not None else None)
             for m in messages]
@@ -82,6 +83,8 @@ def enqueue_all(messages):
     for message, (user_id, email, unit_id) in zip(messages, keys, strict=True):
         inserted += _insert(message.kind, message.period, user_id, email, unit_id,
                             message.subject, message.text, message.html, message.lang)
+    if also is not None:
+        also()
     db.session.commit()
     return inserted
 
