@@ -220,8 +220,9 @@ def _insert_week(programme, week, rows, rebuilt):
         return 0
     table = UnitSnapshot.__table__
     result = db.session.execute(upsert(table).values(values).on_conflict_do_nothing(
-        index_elements=[table.c.unit_id, table.c.programme_id, table.c.week]))
-    return max(result.rowcount or 0, 0)
+        index_elements=[table.c.unit_id, table.c.programme_id, table.c.week])
+        .returning(table.c.id))
+    return len(result.all())  # (psycopg's rowcount is -1 here: the rows say what was new)
 
 
 def snapshot_figures(programme, unit, week):
