@@ -35,11 +35,17 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d lms/translations -D messages
 
+# The scheduler (`flask lms scheduler`: the outbox sender, digests, reminders, snapshots) runs
+# beside the web server; when either the server stops or make is stopped (Ctrl-C, a signal),
+# both are stopped, the scheduler after its running job.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) lms sync-content
 	$(FLASK) lms demo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) lms scheduler & scheduler=$$!; \
+	$(FLASK) run --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill $$server $$scheduler 2>/dev/null; wait' EXIT INT TERM; \
+	wait $$server
 
 test: install
 	$(BIN)/pytest -q -p no:cacheprovider

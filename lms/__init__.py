@@ -1,5 +1,6 @@
 """CivicSkills: a learning platform for digital skills in the civil service."""
 
+import copy
 import os
 import secrets
 import time
@@ -15,6 +16,9 @@ def create_app(test_config=None):
     instance_path = os.environ.get("LMS_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.from_object(Defaults)
+    for key, value in app.config.items():  # this app's own copies: overrides of nested
+        if isinstance(value, dict | list):  # keys (LMS_SCHEDULE__digest) must not leak
+            app.config[key] = copy.deepcopy(value)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("LMS")
     if test_config is not None:
@@ -40,13 +44,14 @@ def create_app(test_config=None):
     from lms.certificates.views import bp as certificates_bp
     from lms.courses.views import bp as courses_bp
     from lms.main.views import bp as main_bp
+    from lms.notify.views import bp as outbox_bp
     from lms.org.views import bp as org_bp
     from lms.quizzes.views import bp as quizzes_bp
     from lms.reports.open_data import bp as open_data_bp
     from lms.reports.views import bp as reports_bp
 
     for blueprint in (main_bp, auth_bp, org_bp, courses_bp, quizzes_bp, certificates_bp,
-                      reports_bp, open_data_bp, admin_bp, api_tokens_bp, api_bp):
+                      reports_bp, open_data_bp, admin_bp, api_tokens_bp, outbox_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, never cookies: a forged request has nothing to ride on
 

@@ -15,12 +15,19 @@ from lms.certificates.commands import (
 )
 from lms.courses.commands import sync_content
 from lms.extensions import db
+from lms.notify.commands import (
+    send_digests_command,
+    send_expiry_reminders_command,
+    send_reminders_command,
+)
+from lms.notify.outbox_commands import send_outbox_command
 from lms.org.commands import import_staff, import_units
 from lms.org.demo import demo_command
 from lms.org.models import Unit
 from lms.org.services import count_rows, fill_derived, subtree_ids, unit_by_code
 from lms.quizzes.commands import regrade_command
-from lms.reports.commands import snapshot_command
+from lms.reports.commands import refresh_figures_command, snapshot_command
+from lms.scheduler import run_job_command, scheduler_command
 from lms.web import base_url_context
 
 lms_cli = AppGroup("lms", help="CivicSkills administration commands.")
@@ -33,6 +40,13 @@ lms_cli.add_command(verify_certificate_command)
 lms_cli.add_command(rotate_certificate_key_command)
 lms_cli.add_command(invite_refreshers_command)
 lms_cli.add_command(snapshot_command)
+lms_cli.add_command(send_outbox_command)
+lms_cli.add_command(refresh_figures_command)
+lms_cli.add_command(scheduler_command)
+lms_cli.add_command(run_job_command)
+lms_cli.add_command(send_digests_command)
+lms_cli.add_command(send_reminders_command)
+lms_cli.add_command(send_expiry_reminders_command)
 
 
 @lms_cli.command("create-admin")

@@ -16,13 +16,15 @@ from lms.courses.models import (
     ProgrammeAssignment,
     ProgrammeCourse,
 )
+from lms.notify.models import OutboxMessage
 from lms.org.models import Unit
 from lms.quizzes.models import QuizAnswer, QuizAttempt, QuizBank, QuizQuestion
-from lms.reports.models import ProgrammeProgress, UnitSnapshot
+from lms.reports.models import ProgrammeProgress, UnitFigures, UnitSnapshot
 
 __all__ = [
     "ApiToken", "AuditEvent", "Certificate", "CertificateCounter", "ContentState", "Course",
     "CourseCompletion", "CourseText", "LoginThrottle", "Module", "ModuleRead", "ModuleText",
-    "Programme", "ProgrammeAssignment", "ProgrammeCourse", "QuizAnswer", "QuizAttempt",
-    "ProgrammeProgress", "QuizBank", "QuizQuestion", "Unit", "UnitSnapshot", "User",
+    "OutboxMessage", "Programme", "ProgrammeAssignment", "ProgrammeCourse", "QuizAnswer",
+    "QuizAttempt", "ProgrammeProgress", "QuizBank", "QuizQuestion", "Unit", "UnitFigures",
+    "UnitSnapshot", "User",
 ]

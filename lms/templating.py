@@ -9,6 +9,8 @@ from flask_babel import format_datetime, get_locale, get_translations
 from flask_login import current_user
 from markupsafe import Markup
 
+from lms.text import whole_percent
+
 _nav_cache = {}  # (locale, role, script root) -> the rendered links
 FRAGMENTS = 2048  # rendered fragments kept per process (a few KiB each)
 _fragments = OrderedDict()
@@ -27,6 +29,7 @@ def init_templating(app):
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
     app.jinja_env.filters["localtime"] = _localtime
+    app.jinja_env.filters["percent"] = whole_percent
     app.jinja_env.globals["site_nav"] = site_nav
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.trim_blocks = True

@@ -1,5 +1,6 @@
 """Vietnamese-aware text helpers: NFC normalisation, search folding and sort keys."""
 
+import math
 import unicodedata
 
 # Letter modifiers that make a distinct Vietnamese letter (ă, â, ê, ô, ơ, ư).
@@ -67,3 +68,10 @@ def alpha_key(text):
     """Plain Vietnamese alphabetical order (for unit names and other non-person text)."""
     text = nfc(text)
     return f"{_primary(text)}!{_tones(text)}"
+
+
+def whole_percent(ratio):
+    """A ratio as whole percent rounded down, as the reports show it: 0.29 is 29 (not the
+    28 that flooring the float 28.999999999999996 gives), 0.799 is 79 (below an 80% target
+    it must not read 80)."""
+    return math.floor(round(ratio * 100, 6))

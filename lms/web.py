@@ -95,8 +95,10 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    """BEGIN, or BEGIN IMMEDIATE for a transaction started by lms.sql.begin_write."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        immediate = conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def client_ip():

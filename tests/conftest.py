@@ -133,6 +133,17 @@ def runner(app):
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 (tests/smtp.py), stopped afterwards."""
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def csrf_app(app):
     """The same app with CSRF protection switched on, for tests that check it."""
     app.config["WTF_CSRF_ENABLED"] = True

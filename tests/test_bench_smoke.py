@@ -28,8 +28,13 @@ def test_smoke_benchmark_prints_every_figure():
     assert len(certificate_rows) == 3, out
     assert all("failed" not in row for row in certificate_rows), certificate_rows
     report_rows = [row for row in out.splitlines() if row.startswith("| g)")]
-    assert len(report_rows) == 6, out  # rebuild, 2 progress, 2 dashboards, staff export
+    # rebuild, 2 progress counted, figures kept, progress read, 2 dashboards, staff export
+    assert len(report_rows) == 8, out
     assert all("failed" not in row for row in report_rows), report_rows
+    digest_rows = [row for row in out.splitlines() if row.startswith("| h)")]
+    assert len(digest_rows) == 3, out  # queued, delivered, in all
+    assert all("failed" not in row.lower() for row in digest_rows), digest_rows
+    assert "50 digests rendered and delivered, in all" in out, digest_rows
 
 
 @pytest.mark.slow

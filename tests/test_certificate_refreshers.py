@@ -11,6 +11,7 @@ from lms.certificates.refreshers import invite_refreshers
 from lms.certificates.services import certificate_in_force, counts_as_trained
 from lms.courses.models import Course, CourseCompletion, ModuleRead
 from lms.courses.services import course_entries, mark_read
+from lms.notify.outbox import send_due
 from lms.org.models import utcnow
 from lms.quizzes.services import quiz_status, start_attempt, submit_attempt
 from tests.conftest import make_user
@@ -155,6 +156,8 @@ def test_holders_are_invited_once_in_their_language(app, db, users, org, outbox)
     with app.test_request_context():
         assert invite_refreshers() == (2, 3)
         assert invite_refreshers() == (0, 0)  # once
+    assert outbox_messages(app) == []  # queued: the outbox sender sends them
+    assert send_due().sent == 2
     messages = {m["To"]: m for m in outbox_messages(app)}
     assert set(messages) == {learner.email, english.email}
     vi = messages[learner.email].get_body(("plain",)).get_content()
@@ -183,6 +186,7 @@ def test_the_command_invites_and_is_audit_logged(app, db, users, runner, outbox)
     result = runner.invoke(args=["lms", "invite-refreshers"])
     assert result.exit_code == 0, result.output
     assert "1 person invited to a refresher (1 certificate)." in result.output
+    assert runner.invoke(args=["lms", "send-outbox"]).exit_code == 0
     assert [m["To"] for m in outbox_messages(app)] == [learner.email]
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "refresher_invitations_sent"))

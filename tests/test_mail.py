@@ -1,46 +1,17 @@
 """Email leaves through a real SMTP server (aiosmtpd on 127.0.0.1) or the .eml outbox."""
 
 import email
-import socket
 from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 
 from lms.notify.services import send_email
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
-                              email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
-    return AuthResult(success=ok)
-
-
 @pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(),
-                            authenticator=_authenticator, auth_require_tls=False)
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+def smtp_server(smtp):
+    return smtp.controller, smtp.inbox
 
 
 @pytest.mark.parametrize("credentials", ["", "mailer:s3cret@"])
@@ -78,3 +49,15 @@ def test_without_smtp_messages_are_written_to_the_outbox(app):
     found = [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
     [message] = [m for m in found if m["Message-ID"] == message_id]
     assert message["Subject"] == "Đặt lại mật khẩu"
+
+
+def test_a_sender_name_with_diacritics_survives(app, smtp, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_URL", smtp.url)
+    monkeypatch.setitem(app.config, "MAIL_FROM",
+                        "Sở Thông tin và Truyền thông <no-reply@stttt.gov.vn>")
+    with app.test_request_context():
+        send_email("lan@example.gov.vn", "Chào chị Lan", "Nội dung", "<p>Nội dung</p>")
+    [(sender, _rcpt, message)] = smtp.inbox.messages
+    assert sender == "no-reply@stttt.gov.vn"
+    assert message["From"].addresses[0].display_name == "Sở Thông tin và Truyền thông"
+    assert message.get_body(("html",)).get_content().strip() == "<p>Nội dung</p>"

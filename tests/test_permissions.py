@@ -27,6 +27,9 @@ MATRIX = [
     ("/org/staff/999999", {"anon": 302, "learner": 404, "head": 404, "hr": 404, "admin": 404}),
     ("/org/import", {"anon": 302, "learner": 403, "head": 403, "hr": 200, "admin": 200}),
     ("/admin/audit", {"anon": 302, "learner": 403, "head": 403, "hr": 403, "admin": 200}),
+    ("/admin/outbox/", {"anon": 302, "learner": 403, "head": 403, "hr": 403, "admin": 200}),
+    ("/admin/outbox/999999", {"anon": 302, "learner": 403, "head": 403, "hr": 403,
+                              "admin": 404}),
 ]
 CASES = [(path, role, status) for path, expected in MATRIX for role, status in expected.items()]
 

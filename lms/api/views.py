@@ -3,6 +3,7 @@
 Every endpoint is `@token_required` and answers only about the token's subtree: a unit outside
 it is a 404, exactly like a unit that does not exist. Errors are JSON, never pages."""
 
+from datetime import UTC
 from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -150,6 +151,8 @@ def unit_progress(code):
                       "target": programme.target_ratio,
                       "deadline": deadline.isoformat() if deadline else None},
         "date": day.isoformat(),
+        "counted_at": (report.as_of.replace(tzinfo=UTC).isoformat()
+                       if report.as_of else None),  # None: counted for this request
         "figures": _figures_json(report.figures),
         "forecast": {"status": outlook.status,
                      "date": outlook.date.isoformat() if outlook.date else None,

@@ -31,7 +31,10 @@ ACTION_LABELS = {
     "api_token_created": _l("Created an API token"),
     "api_token_revoked": _l("Revoked an API token"),
     "report_exported": _l("Exported a report listing staff"),
+    "email_resent": _l("Put a failed email back in the outbox"),
+    "emails_queued": _l("Queued emails (digests or reminders)"),
 }
 OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
                  "quiz_banks": _l("Question bank"), "certificates": _l("Certificate"),
-                 "api_tokens": _l("API token"), "snapshots": _l("Progress snapshot")}
+                 "api_tokens": _l("API token"), "snapshots": _l("Progress snapshot"),
+                 "email": _l("Email")}

@@ -18,6 +18,7 @@ from lms.courses.models import (
 from lms.extensions import db
 from lms.org.models import Unit
 from lms.org.services import Page, count_rows, subtree_ids
+from lms.reports.progress import forget_figures
 
 
 def _in_scope(user, unit_id_column):
@@ -63,6 +64,7 @@ def assign_programme(actor, programme, unit, deadline, ip=None):
                                                    deadline=deadline, assigned_by_id=actor.id))
         except IntegrityError:  # assigned by someone else meanwhile: theirs stands
             return "unchanged"
+        forget_figures(programme.id)
         record_event("programme_assigned", actor=actor, obj=unit, ip=ip,
                      deadline=deadline and deadline.isoformat(), **detail)
         return "assigned"
@@ -72,6 +74,7 @@ def assign_programme(actor, programme, unit, deadline, ip=None):
                  before=assignment.deadline and assignment.deadline.isoformat(),
                  after=deadline and deadline.isoformat(), **detail)
     assignment.deadline = deadline
+    forget_figures(programme.id)
     return "changed"
 
 
@@ -79,6 +82,7 @@ def unassign_programme(actor, assignment, ip=None):
     """Remove a programme from a unit; audit-logged, flushes."""
     record_event("programme_unassigned", actor=actor, obj=assignment.unit, ip=ip,
                  programme=assignment.programme.slug, unit=assignment.unit.code)
+    forget_figures(assignment.programme_id)
     db.session.delete(assignment)
     db.session.flush()
 

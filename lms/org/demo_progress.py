@@ -199,7 +199,7 @@ def load_activity(seed, root, programme, courses, today, now, hr=None, learner=N
     record_event("snapshot_recorded", object_type="snapshots", via="demo",
                  week=week_of(today).isoformat(), recorded=recorded, rebuilt=rebuilt)
     db.session.flush()
-    figures = progress(programme, root, today).figures
+    figures = progress(programme, root, today, live=True).figures
     return Activity(figures.trained, figures.in_progress, figures.not_started,
                     len(plan.reads), len(plan.completions) + len(plan.programme_done),
                     len(plan.revocations), expired, rebuilt + recorded)

@@ -15,9 +15,10 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from fractions import Fraction
 
 from markupsafe import Markup
+
+from lms.text import whole_percent
 
 SVG_NS = "http://www.w3.org/2000/svg"
 INK, MUTED, FILL, TRACK, GRID = "#1a1a1a", "#555555", "#1f5fa8", "#e6ebf2", "#d0d5dc"
@@ -218,8 +219,7 @@ def _fill(template, **values):
 
 
 def _percent(ratio):
-    exact = Fraction(repr(ratio)) if isinstance(ratio, float) else Fraction(ratio)
-    return f"{math.floor(exact * 100)}%"
+    return f"{whole_percent(ratio)}%"
 
 
 def _clamp(ratio):

@@ -1,5 +1,7 @@
 """What the reports read instead of scanning certificates and reads: each person's standing in
-each programme (kept in the transaction that changes it), and each unit's weekly figures."""
+each programme (kept in the transaction that changes it), each unit's own figures as last
+counted (read instead of counting very large subtrees again), and each unit's weekly
+figures."""
 
 from datetime import date, datetime
 
@@ -28,6 +30,25 @@ class ProgrammeProgress(db.Model):
     courses_held: Mapped[int] = mapped_column(default=0)
     valid_until: Mapped[date | None]
     trained_at: Mapped[datetime | None]  # when the last required course was certified
+
+
+class UnitFigures(db.Model):
+    """A unit's own active staff (not its subtree's) in a programme as counted at
+    `computed_at` for the day `computed_on`: what lms.reports.progress adds up instead of
+    counting people again when a subtree is very large (LMS_REPORTS_LIVE_LIMIT)."""
+
+    __tablename__ = "unit_figures"
+
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    active: Mapped[int] = mapped_column(default=0)
+    trained: Mapped[int] = mapped_column(default=0)
+    in_progress: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    computed_on: Mapped[date]
+    computed_at: Mapped[datetime]
 
 
 class UnitSnapshot(db.Model):

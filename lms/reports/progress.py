@@ -13,12 +13,17 @@ and the figures of a subtree are the sums of its units' rows (units, never peopl
 added up here).
 """
 
-from dataclasses import dataclass, field
+import gc
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import add
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, delete, func, literal, or_, select
+from sqlalchemy.exc import DBAPIError
 
 from lms.auth.models import User
 from lms.certificates.models import Certificate
@@ -32,12 +37,12 @@ from lms.courses.models import (
 )
 from lms.extensions import db
 from lms.org.models import Unit
-from lms.reports.models import ProgrammeProgress
+from lms.reports.models import ProgrammeProgress, UnitFigures
+from lms.sql import upsert
 
 
-@dataclass(frozen=True)
-class Figures:
-    """The figures of a unit (its whole subtree) for one programme."""
+class Figures(NamedTuple):
+    """The figures of a unit (its own staff or its whole subtree) for one programme."""
 
     active: int = 0
     trained: int = 0
@@ -59,22 +64,24 @@ class Figures:
         return self.on_time / self.trained if self.trained else None
 
     def __add__(self, other):
-        return Figures(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+        return Figures(*map(add, self, other))
 
     def as_tuple(self):
-        return (self.active, self.trained, self.in_progress, self.not_started, self.overdue,
-                self.on_time)
+        return tuple(self)
 
 
-@dataclass
+NONE = Figures()
+
+
+@dataclass(slots=True)
 class UnitRow:
     """A unit of the subtree with its own staff's figures and its subtree's."""
 
     unit: object  # a Row: id, code, name, parent_id, path, depth
     deadline: date | None
     covered: bool  # the programme applies to this unit
-    own: Figures = field(default_factory=Figures)
-    total: Figures = field(default_factory=Figures)
+    own: Figures = NONE
+    total: Figures = NONE
 
 
 @dataclass
@@ -86,6 +93,7 @@ class Progress:
     rows: dict  # unit id -> UnitRow
     required: list  # course ids
     today: date
+    as_of: datetime | None = None  # when the figures were counted (UTC), if not just now
 
     @property
     def figures(self):
@@ -94,6 +102,14 @@ class Progress:
     @property
     def target(self):
         return self.programme.target_ratio
+
+    def subtree(self, unit_id):
+        """The figures of a unit of this report as progress() would give them for that unit
+        (the same rows, the unit's subtree only): no query."""
+        root = self.rows[unit_id]
+        path = root.unit.path
+        rows = {key: row for key, row in self.rows.items() if row.unit.path.startswith(path)}
+        return Progress(self.programme, root, rows, self.required, self.today, self.as_of)
 
     def children(self, unit_id=None):
         """The direct sub-units of a unit (the root by default) that the programme covers."""
@@ -128,45 +144,168 @@ def trained_condition(total, today):
                 | (ProgrammeProgress.valid_until >= today))
 
 
-def progress(programme, root, today, at=None):
-    """The programme's figures for `root` and every unit below it: today's, from the kept
-    records, or, with `at` (a UTC datetime), as they stood then, from the certificates and
-    reads on file (for rebuilding past weeks; staff as they are now)."""
+def progress(programme, root, today, at=None, live=False):
+    """The programme's figures for `root` and every unit below it.
+
+    Today's come from the kept records; a subtree of at least LMS_REPORTS_LIVE_LIMIT active
+    staff is shown from its units' own figures as last counted (`as_of`), if that was today
+    and at most LMS_REPORTS_CACHE_MINUTES ago, else counted and kept for the next reader.
+    `live` always counts (and keeps nothing). With `at` (a UTC datetime), the figures as
+    they stood then, from the certificates and reads on file (for rebuilding past weeks;
+    staff as they are now)."""
+    with _collector_paused():
+        return _progress(programme, root, today, at, live)
+
+
+@contextmanager
+def _collector_paused():
+    """No garbage collection while tens of thousands of small rows are made (a full
+    collection over the app's heap can double the time); they hold no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _progress(programme, root, today, at, live):
     required = required_courses(programme.id)
     units = db.session.execute(
         select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.path, Unit.depth)
         .where(Unit.path.startswith(root.path, autoescape=True))
         .order_by(Unit.depth, Unit.id)).all()
-    coverage = _coverage(programme, root, units)
-    rows = {u.id: UnitRow(u, *coverage[u.id]) for u in units}
-    deadlines = sorted({d for d, covered in coverage.values() if covered and d is not None})
-    source = _history(required, at) if at is not None else _kept(programme.id, required,
-                                                                 today)
-    for unit_id, own in _own_figures(source, root, deadlines, today, coverage):
-        rows[unit_id].own = own
-    sums = {unit_id: list(row.own.as_tuple()) for unit_id, row in rows.items()}
-    for row in sorted(rows.values(), key=lambda r: -r.unit.depth):  # leaves first
-        parent = row.unit.parent_id
-        if parent in sums and row.unit.id != root.id:
-            sums[parent] = [a + b for a, b in zip(sums[parent], sums[row.unit.id], strict=True)]
-    for unit_id, values in sums.items():
-        rows[unit_id].total = Figures(*values)
-    return Progress(programme, rows[root.id], rows, required, today)
+    coverage = _coverage(programme, units)
+    as_of = None
+    if at is not None:
+        own = dict(_own_figures(_history(required, at), root, today, coverage))
+    elif live:
+        own = dict(_own_figures(_kept(programme.id, required, today), root, today, coverage))
+    else:
+        own, as_of = _counted(programme, required, root, today, coverage)
+    rows = {unit.id: UnitRow(unit, *coverage[unit.id], own.get(unit.id, NONE))
+            for unit in units}
+    totals = dict(own)
+    for unit in reversed(units):  # the deepest first: each unit's total is complete here
+        total = totals.get(unit.id)
+        if total is None:
+            continue
+        rows[unit.id].total = total
+        parent = unit.parent_id
+        if unit.id != root.id and parent in rows:
+            above = totals.get(parent)
+            totals[parent] = total if above is None else above + total
+    return Progress(programme, rows[root.id], rows, required, today, as_of)
 
 
-def _coverage(programme, root, units):
+def keep_figures(programme, root, today):
+    """Count the subtree's figures now and keep every covered unit's own ones (for the
+    readers of large subtrees); returns the Progress."""
+    report = progress(programme, root, today, live=True)
+    _keep(programme, {unit_id: row.own for unit_id, row in report.rows.items()
+                      if row.covered}, today)
+    return report
+
+
+def forget_figures(programme_id=None):
+    """Drop the kept unit figures (of one programme, or all): after a change of who is
+    covered or what counts (an assignment, a sync), in the transaction making it."""
+    statement = delete(UnitFigures)
+    if programme_id is not None:
+        statement = statement.where(UnitFigures.programme_id == programme_id)
+    db.session.execute(statement)
+
+
+def _counted(programme, required, root, today, coverage):
+    """({unit id: own Figures}, when counted or None for now): the kept ones when the
+    subtree is large and they are fresh; else counted now (and kept when large)."""
+    config = current_app.config
+    limit = config.get("REPORTS_LIVE_LIMIT") or 0
+    kept, as_of = _kept_figures(programme, root, today, coverage)
+    oldest = datetime.now(UTC).replace(tzinfo=None) - timedelta(
+        minutes=config.get("REPORTS_CACHE_MINUTES") or 0)
+    if limit and kept is not None and as_of >= oldest \
+            and sum(f.active for f in kept.values()) >= limit:
+        return kept, as_of
+    own = dict(_own_figures(_kept(programme.id, required, today), root, today, coverage))
+    if limit and sum(f.active for f in own.values()) >= limit:
+        _keep(programme, {unit_id: own.get(unit_id, NONE)
+                          for unit_id, (_, covered) in coverage.items() if covered}, today)
+    return own, None
+
+
+def _kept_figures(programme, root, today, coverage):
+    """The own figures kept today for every covered unit of the subtree and the oldest
+    count's time; (None, None) when some covered unit has none."""
+    rows = db.session.execute(
+        select(UnitFigures.unit_id, UnitFigures.active, UnitFigures.trained,
+               UnitFigures.in_progress, UnitFigures.on_time, UnitFigures.computed_at)
+        .join(Unit, Unit.id == UnitFigures.unit_id)
+        .where(UnitFigures.programme_id == programme.id, UnitFigures.computed_on == today,
+               Unit.path.startswith(root.path, autoescape=True))).all()
+    found = {row[0]: row for row in rows}
+    own, oldest = {}, None
+    for unit_id, (deadline, covered) in coverage.items():
+        if not covered:
+            continue
+        row = found.get(unit_id)
+        if row is None:
+            return None, None
+        _, active, trained, in_progress, on_time, counted_at = row
+        oldest = counted_at if oldest is None or counted_at < oldest else oldest
+        if active:
+            own[unit_id] = _figures(active, trained, in_progress, on_time, deadline, today)
+    return (own, oldest) if oldest is not None else (None, None)
+
+
+def _keep(programme, own, today):
+    """Write these units' own figures ({unit id: Figures}, zeros included) and commit: the
+    report pages and the refresh command read and change nothing else. Skipped when the
+    session holds changes of its own; a failure (a busy database) only means they are
+    counted again next time."""
+    if not own or db.session.new or db.session.dirty or db.session.deleted:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    values = [{"programme_id": programme.id, "unit_id": unit_id, "active": figures.active,
+               "trained": figures.trained, "in_progress": figures.in_progress,
+               "on_time": figures.on_time, "computed_on": today, "computed_at": now}
+              for unit_id, figures in sorted(own.items())]  # key order: no deadlock
+    table = UnitFigures.__table__
+    insert = upsert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.programme_id, table.c.unit_id],
+        set_={name: getattr(insert.excluded, name) for name in (
+            "active", "trained", "in_progress", "on_time", "computed_on", "computed_at")})
+    programme_id = programme.id
+    try:
+        for start in range(0, len(values), 1000):
+            db.session.execute(statement, values[start:start + 1000])
+        db.session.commit()
+    except DBAPIError:
+        db.session.rollback()
+        current_app.logger.warning("unit figures not kept for programme %s", programme_id,
+                                   exc_info=True)
+
+
+def _coverage(programme, units):
     """{unit id: (deadline, covered)}: the nearest assignment of the programme at or above
-    each unit (its deadline, else the programme's)."""
-    assignments = db.session.execute(
-        select(Unit.path, ProgrammeAssignment.deadline)
-        .join(Unit, Unit.id == ProgrammeAssignment.unit_id)
-        .where(ProgrammeAssignment.programme_id == programme.id)).all()
+    each unit (its deadline, else the programme's). `units` come parents first."""
+    assigned = dict(db.session.execute(
+        select(ProgrammeAssignment.unit_id, ProgrammeAssignment.deadline)
+        .where(ProgrammeAssignment.programme_id == programme.id)).all())
+    default, uncovered = programme.deadline, (None, False)
     result = {}
     for unit in units:
-        nearest = max((a for a in assignments if unit.path.startswith(a.path)),
-                      key=lambda a: len(a.path), default=None)
-        result[unit.id] = ((nearest.deadline or programme.deadline, True) if nearest
-                           else (None, False))
+        if unit.id in assigned:
+            result[unit.id] = (assigned[unit.id] or default, True)
+        elif unit.parent_id in result:
+            result[unit.id] = result[unit.parent_id]
+        else:  # the root of the subtree: its nearest assignment above
+            above = [int(i) for i in unit.path.strip("/").split("/")[:-1]]
+            nearest = next((i for i in reversed(above) if i in assigned), None)
+            result[unit.id] = ((assigned[nearest] or default, True) if nearest is not None
+                               else uncovered)
     return result
 
 
@@ -210,9 +349,10 @@ def _history(required, at):
                    held.c.trained_at)
 
 
-def _own_figures(source, root, deadlines, today, coverage):
+def _own_figures(source, root, today, coverage):
     """(unit id, Figures of the unit's own active staff) for covered units: one query. The
     on-time count is taken for each distinct deadline and the unit's own one is kept."""
+    deadlines = sorted({d for d, covered in coverage.values() if covered and d is not None})
     trained, started = source.trained, source.started
     columns = [User.unit_id, func.count(User.id),
                func.sum(case((trained, 1), else_=0)),
@@ -226,17 +366,22 @@ def _own_figures(source, root, deadlines, today, coverage):
                          User.unit_id.in_(select(Unit.id).where(
                              Unit.path.startswith(root.path, autoescape=True))))
              .group_by(User.unit_id))
+    position = {d: i for i, d in enumerate(deadlines)}
     for unit_id, active, trained_n, in_progress, *on_time in db.session.execute(query):
         deadline, covered = coverage.get(unit_id, (None, False))
         if not covered:
             continue
-        trained_n, in_progress = int(trained_n or 0), int(in_progress or 0)
-        late = deadline is not None and deadline < today
-        yield unit_id, Figures(
-            active=active, trained=trained_n, in_progress=in_progress,
-            not_started=active - trained_n - in_progress,
-            overdue=(active - trained_n) if late else 0,
-            on_time=int(on_time[deadlines.index(deadline)] or 0) if deadline else trained_n)
+        trained_n = int(trained_n or 0)
+        on_time_n = int(on_time[position[deadline]] or 0) if deadline else trained_n
+        yield unit_id, _figures(active, trained_n, int(in_progress or 0), on_time_n,
+                                deadline, today)
+
+
+def _figures(active, trained, in_progress, on_time, deadline, today):
+    """A unit's own Figures from its counts; overdue once its deadline has passed."""
+    late = deadline is not None and deadline < today
+    return Figures(active, trained, in_progress, active - trained - in_progress,
+                   (active - trained) if late else 0, on_time)
 
 
 def _day_after(day):

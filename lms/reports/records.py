@@ -108,3 +108,6 @@ def rebuild():
                 else func.least(table.c.started_at, statement.excluded.started_at),
                 statement.excluded.started_at)}))
     refresh()
+    from lms.reports.progress import forget_figures
+
+    forget_figures()

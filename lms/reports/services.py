@@ -19,7 +19,13 @@ from lms.org.services import Page
 from lms.quizzes.models import QuizAttempt
 from lms.reports.forecast import forecast
 from lms.reports.models import ProgrammeProgress, UnitSnapshot
-from lms.reports.progress import Figures, programmes_for, progress, trained_condition
+from lms.reports.progress import (
+    Figures,
+    keep_figures,
+    programmes_for,
+    progress,
+    trained_condition,
+)
 from lms.sql import upsert
 from lms.text import fold
 
@@ -170,9 +176,21 @@ def record_snapshots(today, *, rebuilt_from=None):
     inserted = 0
     for programme in db.session.scalars(select(Programme).order_by(Programme.id)):
         for root in db.session.scalars(select(Unit).where(Unit.parent_id.is_(None))):
-            report = progress(programme, root, today)
+            report = progress(programme, root, today, live=True)
             inserted += _insert_week(programme, week, report.rows.values(), rebuilt=False)
     return inserted
+
+
+def refresh_figures(today):
+    """Count every unit's own figures for every programme now and keep them, so that the
+    dashboards of very large subtrees read them (lms.reports.progress). Returns the number
+    of (programme, unit) figures kept."""
+    kept = 0
+    for programme in db.session.scalars(select(Programme).order_by(Programme.id)):
+        for root in db.session.scalars(select(Unit).where(Unit.parent_id.is_(None))):
+            report = keep_figures(programme, root, today)
+            kept += sum(1 for row in report.rows.values() if row.covered)
+    return kept
 
 
 def rebuild_snapshots(since, today):
@@ -202,8 +220,9 @@ def _insert_week(programme, week, rows, rebuilt):
         return 0
     table = UnitSnapshot.__table__
     result = db.session.execute(upsert(table).values(values).on_conflict_do_nothing(
-        index_elements=[table.c.unit_id, table.c.programme_id, table.c.week]))
-    return max(result.rowcount or 0, 0)
+        index_elements=[table.c.unit_id, table.c.programme_id, table.c.week])
+        .returning(table.c.id))
+    return len(result.all())  # (psycopg's rowcount is -1 here: the rows say what was new)
 
 
 def snapshot_figures(programme, unit, week):
