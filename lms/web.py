@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from lms.extensions import db, login_manager
+from lms.sql import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def init_app(app):
 
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.before_request(_writers_wait_their_turn)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -39,6 +41,18 @@ def init_app(app):
     from lms.templating import init_templating
 
     init_templating(app)
+
+
+def _writers_wait_their_turn():
+    """On SQLite, a request that changes something (any POST) takes the write lock when its
+    transaction begins (BEGIN IMMEDIATE): it then waits for another writer (busy timeout)
+    instead of failing with "database is locked" when it reads, another request writes,
+    and it writes in turn. Reads (GET) stay concurrent."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if db.session().in_transaction() and not (db.session.new or db.session.dirty
+                                                  or db.session.deleted):
+            db.session.commit()  # a read already begun (the signed-in user): start afresh
+        begin_write()
 
 
 def _security_headers(response):
