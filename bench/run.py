@@ -22,6 +22,7 @@ from bench.certificates import certificate_figures
 from bench.digests import digest_figures
 from bench.generate import generate
 from bench.http import http_figures
+from bench.load import load_figures
 from bench.loader import create_schema, floor_insert_staff, insert_units, make_app
 from bench.progress import report_figures, seed_progress
 from bench.quiz import quiz_figures
@@ -243,6 +244,9 @@ def main(argv=None):
         figures += [Figure(**row) for row in http_figures(workdir, smoke=args.smoke)]
         print("Quiz submissions under gunicorn, checked in the database ...", file=sys.stderr)
         figures += [Figure(**row) for row in quiz_figures(workdir, smoke=args.smoke)]
+        print("Load test: simulated learners and heads, checked in the database ...",
+              file=sys.stderr)
+        figures += [Figure(**row) for row in load_figures(workdir, smoke=args.smoke)]
         print("Certificates: PDFs and the public check ...", file=sys.stderr)
         figures += [Figure(**row) for row in certificate_figures(workdir, smoke=args.smoke)]
     if args.smoke:  # tiny data: the rows prove the pipeline works, the times mean nothing
@@ -272,6 +276,10 @@ baseline sends as many plain messages over one SMTP connection.
 Quiz submissions (bench/quiz.py): the same server, 16 connections each POSTing the submit of
 a prepared open attempt (answers saved, one request per attempt), >= 300 graded submissions
 per second with no error, and afterwards in the database no attempt lost or graded twice.
+Load test (bench/load.py): the same kind of server, 200 simulated learners (each reads a
+module page, thinks 0.5-1.5 s, submits its next quiz attempt after every second page) and 4
+heads on dashboards for 2 minutes; no request may fail, and afterwards the database must
+hold every attempt submitted and graded exactly once (bench.quiz.check).
 Method and the index notes: bench/README.md.
 """
 
