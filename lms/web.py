@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -43,12 +43,23 @@ def init_app(app):
     init_templating(app)
 
 
+def own_transactions(view):
+    """Mark a view whose services order their own transactions on SQLite (reads first, then
+    a short writing transaction, retried when busy: the quiz's start, save and submit), so
+    that it does not hold the write lock from its first read."""
+    view.own_transactions = True
+    return view
+
+
 def _writers_wait_their_turn():
     """On SQLite, a request that changes something (any POST) takes the write lock when its
     transaction begins (BEGIN IMMEDIATE): it then waits for another writer (busy timeout)
     instead of failing with "database is locked" when it reads, another request writes,
-    and it writes in turn. Reads (GET) stay concurrent."""
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    and it writes in turn. Reads (GET) stay concurrent; views marked own_transactions
+    handle it themselves."""
+    view = current_app.view_functions.get(request.endpoint)
+    if request.method not in ("GET", "HEAD", "OPTIONS") \
+            and not getattr(view, "own_transactions", False):
         if db.session().in_transaction() and not (db.session.new or db.session.dirty
                                                   or db.session.deleted):
             db.session.commit()  # a read already begun (the signed-in user): start afresh
