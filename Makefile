@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: install translations run test test-sqlite test-pg test-browser lint bench bench-smoke \
-	bench-national bench-http bench-quiz clean
+	bench-national bench-http bench-quiz bench-tools clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -63,8 +63,21 @@ test-browser: install
 lint: install
 	$(BIN)/ruff check lms tests bench
 
-bench: install
+bench: install bench-tools
 	$(BIN)/python -m bench.run
+
+# Debian's wrk (the HTTP load) and postgresql (bench-national), installed when missing and
+# apt-get may run (as root, or with password-less sudo); otherwise their rows say why not.
+bench-tools:
+	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "bench: missing$$missing (apt-get install$$missing): those rows will say so"; \
+	  exit 0; fi; \
+	  $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q \
+	    --no-install-recommends $$missing || echo "bench: could not install$$missing"; \
+	fi
 
 bench-smoke: install
 	$(BIN)/python -m bench.run --smoke
@@ -72,15 +85,15 @@ bench-smoke: install
 # A country (2,000,000 staff, ~12,000 units) on a private PostgreSQL server it starts and
 # deletes (Debian's postgresql package); 8-11 min on 2 cores. ARGS="--staff 200000 --units 1200"
 # for less, ARGS=--smoke for a check in seconds.
-bench-national: install
+bench-national: install bench-tools
 	$(BIN)/python -m bench.national $(ARGS)
 
 # Only the HTTP rows (gunicorn + wrk); needs Debian's `wrk`.
-bench-http: install
+bench-http: install bench-tools
 	$(BIN)/python -m bench.http
 
 # Only the quiz-submission rows (gunicorn + wrk, checked in the database); needs `wrk`.
-bench-quiz: install
+bench-quiz: install bench-tools
 	$(BIN)/python -m bench.quiz
 
 clean:

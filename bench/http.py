@@ -28,6 +28,9 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNER = ("learner@demo.civicskills.vn", "demo-learner-2026")
+HEAD = ("head@demo.civicskills.vn", "demo-head-2026")  # heads the department AH.SKHCN
+ADMIN = ("admin@demo.civicskills.vn", "demo-admin-2026")
+HEAD_UNIT, PROVINCE = "AH.SKHCN", "AH"  # the demo head's department, the demo province
 PROGRAMME = "basic-digital-skills"
 WORKERS = 2
 USER_AGENT = "civicskills-bench"  # the same for the sign-in and for wrk (session protection)
@@ -36,13 +39,16 @@ P95_TARGET = 50.0  # ms, at the full connection count
 # Rounds alternate the baseline and the page, and the median round of each is reported with
 # the range of all rounds: a shared 2-core machine has noisy neighbours, and one unlucky
 # window should neither pass nor fail a figure.
-FULL = {"threads": 2, "connections": 16, "seconds": 8, "warmup": 2, "rounds": 3}
-SMOKE = {"threads": 1, "connections": 4, "seconds": 1, "warmup": 1, "rounds": 1}
+FULL = {"threads": 2, "connections": 16, "seconds": 8, "other_seconds": 5, "warmup": 2,
+        "rounds": 3}
+SMOKE = {"threads": 1, "connections": 4, "seconds": 1, "other_seconds": 1, "warmup": 1,
+         "rounds": 1}
 
 # wrk calls done() once, in its main Lua state, with the merged statistics of all threads.
 WRK_SCRIPT = """\
-wrk.method = "GET"
+wrk.method = "%(method)s"
 %(cookie)s
+%(body)s
 wrk.headers["User-Agent"] = "%(agent)s"
 
 done = function(summary, latency, requests)
@@ -211,8 +217,24 @@ def _cookies(headers, jar):
     return jar
 
 
-def sign_in(port):
-    """The demo learner signs in through the form; returns the Cookie header value."""
+def sign_in(port, account=LEARNER):
+    """A demo account (the learner by default) signs in through the form; returns the
+    Cookie header value."""
+    cookie, form = login_form(port, account)
+    jar = dict(pair.split("=", 1) for pair in cookie.split("; ") if pair)
+    status, headers, _ = request(
+        port, "POST", "/login", body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    location = dict((k.lower(), v) for k, v in headers).get("location", "")
+    if status != 302 or "/login" in location:
+        raise RuntimeError(f"sign-in as {account[0]} failed: POST /login -> {status} {location}")
+    _cookies(headers, jar)
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def login_form(port, account=LEARNER):
+    """(Cookie header, url-encoded body) of a sign-in form as a browser would send it: the
+    session cookie and CSRF token from GET /login, the account's email and password."""
     status, headers, body = request(port, "GET", "/login")
     if status != 200:
         raise RuntimeError(f"GET /login -> {status}")
@@ -221,24 +243,21 @@ def sign_in(port):
         re.search(rb'value="([^"]+)"[^>]*name="csrf_token"', body)
     if not match:
         raise RuntimeError("no csrf_token in the sign-in form")
-    form = urlencode({"csrf_token": match.group(1).decode(), "login": LEARNER[0],
-                      "password": LEARNER[1], "next": ""})
-    status, headers, _ = request(
-        port, "POST", "/login", body=form,
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
-    location = dict((k.lower(), v) for k, v in headers).get("location", "")
-    if status != 302 or "/login" in location:
-        raise RuntimeError(f"sign-in as {LEARNER[0]} failed: POST /login -> {status} {location}")
-    _cookies(headers, jar)
-    return "; ".join(f"{k}={v}" for k, v in jar.items())
+    form = urlencode({"csrf_token": match.group(1).decode(), "login": account[0],
+                      "password": account[1], "next": ""})
+    return "; ".join(f"{k}={v}" for k, v in jar.items()), form
 
 
-def wrk(port, path, cookie, workdir, threads, connections, seconds):
-    """Run wrk against one path; the dict its done() prints (times in microseconds)."""
+def wrk(port, path, cookie, workdir, threads, connections, seconds, form=None):
+    """Run wrk against one path (GET, or POST of the url-encoded `form`); the dict its
+    done() prints (times in microseconds)."""
     script = workdir / "bench.lua"
     cookie = f'wrk.headers["Cookie"] = [==[{cookie}]==]' if cookie else "-- no session cookie"
-    script.write_text(WRK_SCRIPT % {"cookie": cookie, "agent": USER_AGENT}, encoding="utf-8")
+    body = (f'wrk.body = [==[{form}]==]\n'
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"'
+            if form else "-- no body")
+    script.write_text(WRK_SCRIPT % {"cookie": cookie, "agent": USER_AGENT, "body": body,
+                                    "method": "POST" if form else "GET"}, encoding="utf-8")
     done = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
          "-s", str(script), f"http://127.0.0.1:{port}{path}"],
@@ -282,6 +301,29 @@ def _errors(stats):
     return text + (" (answers shorter than the page: signed out?)" if stats.get("short") else "")
 
 
+def other_pages(port, learner_cookie):
+    """(row name, path, Cookie, form or None) of the other pages measured, each answered as
+    it should be first (a 200; the sign-in a 302 to the learner's home): the sign-in, the
+    learner's "My training", a head's unit dashboard and the province dashboard."""
+    head, admin = sign_in(port, HEAD), sign_in(port, ADMIN)
+    login_cookie, form = login_form(port)
+    pages = [
+        ("d) HTTP sign-in, POST /login (scrypt by design)", "/login", login_cookie, form),
+        ("d) HTTP My training, signed-in learner", "/learn", learner_cookie, None),
+        ("d) HTTP unit dashboard, the head of a department", f"/reports/units/{HEAD_UNIT}",
+         head, None),
+        ("d) HTTP province dashboard, an admin", f"/reports/units/{PROVINCE}", admin, None),
+    ]
+    for name, path, who, body in pages:
+        status, headers, _ = request(port, "POST" if body else "GET", path, body=body, headers={
+            "Cookie": who, **({"Content-Type": "application/x-www-form-urlencoded"}
+                              if body else {})})
+        location = dict((k.lower(), v) for k, v in headers).get("location", "")
+        if status != (302 if body else 200) or "/login" in location:
+            raise RuntimeError(f"{name}: {path} -> {status} {location}")
+    return pages
+
+
 def http_figures(workdir, smoke=False):
     """Rows for bench.run: dicts with name, value, baseline, ratio, target, verdict."""
     load = SMOKE if smoke else FULL
@@ -316,15 +358,21 @@ def http_figures(workdir, smoke=False):
                 reason = (f"GET {page} -> {status}" + ("" if status != 200 else
                           ", no article#module") + " (course pages not built yet?)")
                 page = None
+        others = other_pages(port, cookie) if page else []
         for path in ["/healthz"] + ([page] if page else []):  # warm every worker up
             wrk(port, path, cookie, workdir, load["threads"], conns, load["warmup"])
-        bases, pages = [], []
+        for _name, path, who, form in others:
+            wrk(port, path, who, workdir, load["threads"], conns, load["warmup"], form)
+        bases, pages, other_runs = [], [], {name: [] for name, *_ in others}
         for _round in range(load["rounds"]):
             bases.append(wrk(port, "/healthz", cookie, workdir, load["threads"], conns,
                              load["seconds"]))
             if page:
                 pages.append(wrk(port, page, cookie, workdir, load["threads"], conns,
                                  load["seconds"]))
+            for name, path, who, form in others:
+                other_runs[name].append(wrk(port, path, who, workdir, load["threads"], conns,
+                                            load["other_seconds"], form))
         base = _median(bases)
         rows.append(_row(base_name, f"{base['rps']:,.0f} req/s, {_latency(base)}{_errors(base)}"
                          f"{_spread(bases)}"))
@@ -352,6 +400,13 @@ def http_figures(workdir, smoke=False):
         else:
             rows.append(_row(page_name, f"not available ({reason})", target=ratio_target,
                              verdict="not measured"))
+        for name, runs in other_runs.items():
+            stats = _median(runs)
+            stats["errors"] = sum(run["errors"] for run in runs)
+            rows.append(_row(name, f"{stats['rps']:,.0f} req/s, {_latency(stats)}"
+                             f"{_errors(stats)}{_spread(runs)}",
+                             f"{base['rps']:,.0f} req/s (/healthz)",
+                             f"{stats['rps'] / base['rps']:.0%}"))
         peaks = [peak_rss_kib(pid) for pid in worker_pids(process.pid)]
         peaks = sorted((kib for kib in peaks if kib), reverse=True)
         rows.append(_row("   gunicorn worker peak RSS (VmHWM)",

@@ -22,6 +22,7 @@ from bench.certificates import certificate_figures
 from bench.digests import digest_figures
 from bench.generate import generate
 from bench.http import http_figures
+from bench.load import load_figures
 from bench.loader import create_schema, floor_insert_staff, insert_units, make_app
 from bench.progress import report_figures, seed_progress
 from bench.quiz import quiz_figures
@@ -243,6 +244,9 @@ def main(argv=None):
         figures += [Figure(**row) for row in http_figures(workdir, smoke=args.smoke)]
         print("Quiz submissions under gunicorn, checked in the database ...", file=sys.stderr)
         figures += [Figure(**row) for row in quiz_figures(workdir, smoke=args.smoke)]
+        print("Load test: simulated learners and heads, checked in the database ...",
+              file=sys.stderr)
+        figures += [Figure(**row) for row in load_figures(workdir, smoke=args.smoke)]
         print("Certificates: PDFs and the public check ...", file=sys.stderr)
         figures += [Figure(**row) for row in certificate_figures(workdir, smoke=args.smoke)]
     if args.smoke:  # tiny data: the rows prove the pipeline works, the times mean nothing
@@ -272,7 +276,23 @@ baseline sends as many plain messages over one SMTP connection.
 Quiz submissions (bench/quiz.py): the same server, 16 connections each POSTing the submit of
 a prepared open attempt (answers saved, one request per attempt), >= 300 graded submissions
 per second with no error, and afterwards in the database no attempt lost or graded twice.
+Load test (bench/load.py): the same kind of server, 200 simulated learners (each reads a
+module page, thinks 0.5-1.5 s, submits its next quiz attempt after every second page) and 4
+heads on dashboards for 2 minutes; no request may fail, and afterwards the database must
+hold every attempt submitted and graded exactly once (bench.quiz.check).
 Method and the index notes: bench/README.md.
+
+Where a figure misses its target. Quiz submissions (e): since certificates are issued in the
+completing transaction (issue 5) the workers spend ~9 ms of CPU per graded submission
+against ~5.7 ms before, and SQLite takes one writer at a time; bench/README.md ("Quiz
+submissions after certificates") says where it goes and what was recovered (80-120 -> ~180
+graded/s); the load test (i) shows the same cost as the wait of a submission under 200
+learners, with no request failing and nothing lost. The staff search (b) and the module
+page's p95 (d) sit near their limits and move with the load of this shared 2-core machine
+(their history is in bench/README.md); a miss in one run and a pass in the next is that
+noise, not a change in the code.
+National scale (PostgreSQL, 2,000,000 staff): `make bench-national`; its figures are in
+bench/README.md ("National scale").
 """
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from lms.extensions import db, login_manager
+from lms.sql import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def init_app(app):
 
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.before_request(_writers_wait_their_turn)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -39,6 +41,29 @@ def init_app(app):
     from lms.templating import init_templating
 
     init_templating(app)
+
+
+def own_transactions(view):
+    """Mark a view whose services order their own transactions on SQLite (reads first, then
+    a short writing transaction, retried when busy: the quiz's start, save and submit), so
+    that it does not hold the write lock from its first read."""
+    view.own_transactions = True
+    return view
+
+
+def _writers_wait_their_turn():
+    """On SQLite, a request that changes something (any POST) takes the write lock when its
+    transaction begins (BEGIN IMMEDIATE): it then waits for another writer (busy timeout)
+    instead of failing with "database is locked" when it reads, another request writes,
+    and it writes in turn. Reads (GET) stay concurrent; views marked own_transactions
+    handle it themselves."""
+    view = current_app.view_functions.get(request.endpoint)
+    if request.method not in ("GET", "HEAD", "OPTIONS") \
+            and not getattr(view, "own_transactions", False):
+        if db.session().in_transaction() and not (db.session.new or db.session.dirty
+                                                  or db.session.deleted):
+            db.session.commit()  # a read already begun (the signed-in user): start afresh
+        begin_write()
 
 
 def _security_headers(response):

@@ -35,6 +35,13 @@ def test_smoke_benchmark_prints_every_figure():
     assert len(digest_rows) == 3, out  # queued, delivered, in all
     assert all("failed" not in row.lower() for row in digest_rows), digest_rows
     assert "50 digests rendered and delivered, in all" in out, digest_rows
+    load_rows = [row for row in out.splitlines() if row.startswith("| i)")]
+    assert len(load_rows) == 2, out  # the requests, the check in the database
+    assert ", 0 failed" in load_rows[0], load_rows
+    assert "lost 0, doubled 0, wrong 0" in out
+    for page in ("sign-in, POST /login", "My training", "unit dashboard, the head",
+                 "province dashboard"):
+        assert f"d) HTTP {page}" in out, page
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from lms.extensions import db
 from lms.quizzes import services
 from lms.quizzes.forms import responses_from_form
 from lms.quizzes.models import QuizBank
+from lms.web import own_transactions
 
 bp = Blueprint("quizzes", __name__)
 
@@ -58,6 +59,7 @@ def quiz(slug):
 
 @bp.post("/courses/<slug>/quiz/start")
 @login_required
+@own_transactions
 def start(slug):
     """Start an attempt (or go back to the open one)."""
     course, _text, bank = _course_and_bank(slug)
@@ -94,6 +96,7 @@ def attempt(attempt_id):
 
 @bp.post("/quiz/attempts/<int:attempt_id>/save")
 @login_required
+@own_transactions
 def save(attempt_id):
     """Save the answers given so far (the page's script calls it on every change). (CSRF is
     checked for every POST by CSRFProtect.)"""
@@ -117,6 +120,7 @@ def save(attempt_id):
 
 @bp.post("/quiz/attempts/<int:attempt_id>/submit")
 @login_required
+@own_transactions
 def submit(attempt_id):
     """Save the form's answers and submit: graded once, however often it is sent. (CSRF is
     checked for every POST by CSRFProtect.)"""
