@@ -69,21 +69,26 @@ class Tally:
             self.failures.append((what, detail))
 
 
+def _get(port, path, cookie, tally, kind, marker):
+    """GET a page as a signed-in person; its time, or a failure unless a 200 with
+    `marker` in the body."""
+    started = time.perf_counter()
+    try:
+        status, _, body = request(port, "GET", path, headers={"Cookie": cookie})
+    except OSError as e:
+        tally.fail(path, repr(e))
+        return
+    tally.record(kind, time.perf_counter() - started)
+    if status != 200 or marker not in body:
+        tally.fail(path, f"status {status}")
+
+
 def learner(port, cookie, token, attempts, pages, until, tally, rng):
     """Read, think, and submit the next attempt after every second page."""
     done = 0
     while time.monotonic() < until:
         for _ in range(2):
-            path = rng.choice(pages)
-            started = time.perf_counter()
-            try:
-                status, _, body = request(port, "GET", path, headers={"Cookie": cookie})
-            except OSError as e:
-                tally.fail(path, repr(e))
-            else:
-                tally.record("page", time.perf_counter() - started)
-                if status != 200 or b'id="module"' not in body:
-                    tally.fail(path, f"status {status}")
+            _get(port, rng.choice(pages), cookie, tally, "page", b'id="module"')
             time.sleep(rng.uniform(0.5, 1.5))
             if time.monotonic() >= until:
                 return
@@ -115,15 +120,7 @@ def head(port, cookies, until, tally, rng):
     """Open a dashboard, think, again."""
     while time.monotonic() < until:
         cookie, path = rng.choice(cookies)
-        started = time.perf_counter()
-        try:
-            status, _, _ = request(port, "GET", path, headers={"Cookie": cookie})
-        except OSError as e:
-            tally.fail(path, repr(e))
-        else:
-            tally.record("dashboard", time.perf_counter() - started)
-            if status != 200:
-                tally.fail(path, f"status {status}")
+        _get(port, path, cookie, tally, "dashboard", b"</html>")
         time.sleep(rng.uniform(1.0, 3.0))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import g
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
 
 from lms import create_app
 from lms.auth.models import User
@@ -130,6 +131,19 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def statements(db):
+    """The SQL statements run while the test runs (clear it to count from a point on)."""
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

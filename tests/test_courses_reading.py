@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from lms.courses import services
 from lms.courses.models import ModuleRead
@@ -123,18 +123,6 @@ def test_progress_counts_non_draft_modules_for_many_courses_at_once(db, users):
 
 
 # No N+1 ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def statements(db):
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
-
 
 def _programmes(org, user, programmes, courses_each, prefix="x"):
     for p in range(programmes):

@@ -96,9 +96,6 @@ def absolute_url(endpoint, **values):
     return f"{base.scheme}://{base.netloc}{url_for(endpoint, **values)}"
 
 
-percent = whole_percent  # as the dashboard shows it
-
-
 def still_needed(figures, target):
     """How many more people must be trained for these figures to meet the target."""
     return max(0, math.ceil(Fraction(str(target)) * figures.active) - figures.trained)
@@ -238,11 +235,11 @@ def render_digest(head, digest, lang):
         else:
             subject = _("Weekly report, week %(week)s/%(year)s: %(unit)s, %(ratio)s trained "
                         "(target %(target)s)", week=iso.week, year=iso.year,
-                        unit=digest.unit.name, ratio=f"{percent(digest.figures.ratio)}%",
-                        target=f"{percent(digest.target)}%")
+                        unit=digest.unit.name, ratio=f"{whole_percent(digest.figures.ratio)}%",
+                        target=f"{whole_percent(digest.target)}%")
         context = {
             "subject": subject, "lang": lang, "user": head, "digest": digest,
-            "week_end": digest.week + timedelta(days=6), "percent": percent,
+            "week_end": digest.week + timedelta(days=6),
             "title": programme_title(digest.programme, lang) if digest.programme else "",
             "others": [programme_title(p, lang) for p in digest.others],
             "titles": digest.titles(lang) if digest.programme else {},

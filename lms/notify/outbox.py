@@ -32,10 +32,6 @@ MAX_ATTEMPTS = 12  # transient failures retried over about a day, then failed (r
 BATCH = 200
 
 
-def recipient_key(user):
-    return f"user:{user.id}"
-
-
 def enqueue(kind, period, user, subject, text, html=None, *, unit=None, lang="vi"):
     """Queue one rendered email to `user` unless (kind, period, user) is queued already;
     True when a row was inserted. Does not commit."""
@@ -156,8 +152,10 @@ def send_due(limit=BATCH, now=None):
     db.session.commit()
     begin_write()
     result, outgoing = SendResult(), []
-    for row in claim(limit, now):
-        reason = _unwanted(row)
+    rows = claim(limit, now)
+    recipients = _recipients(rows)
+    for row in rows:
+        reason = _unwanted(row, recipients.get(row.user_id))
         if reason:
             _cancel(row, reason)
             result.cancelled += 1
@@ -229,12 +227,23 @@ def _code(exc):
     return getattr(exc, "smtp_code", 0)
 
 
-def _unwanted(row):
-    """Why the row should not go out any more (None: it should)."""
-    user = db.session.get(User, row.user_id) if row.user_id is not None else None
-    if user is None or not user.active:
+def _recipients(rows):
+    """{user id: (active, role, unit id)} of the rows' recipients, as they are now: one
+    query for the batch."""
+    ids = {row.user_id for row in rows if row.user_id is not None}
+    if not ids:
+        return {}
+    return {user_id: (active, role, unit_id) for user_id, active, role, unit_id in
+            db.session.execute(select(User.id, User.active, User.role, User.unit_id)
+                               .where(User.id.in_(ids)))}
+
+
+def _unwanted(row, user):
+    """Why the row should not go out any more, given its recipient's (active, role, unit id)
+    now (None: it should)."""
+    if user is None or not user[0]:
         return "recipient no longer active"
-    if row.kind == "digest" and (user.role != "head" or user.unit_id != row.unit_id):
+    if row.kind == "digest" and (user[1] != "head" or user[2] != row.unit_id):
         return "recipient no longer heads this unit"
     return None
 
