@@ -84,6 +84,10 @@ def _http_error(error, message=None):
         return error
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return {"error": error.name, "status": error.code}, error.code
+    if error.code == 413 and message is None:
+        from lms.uploads import too_large_message
+
+        message = too_large_message()
     return render_template("errors/error.html", error=error, message=message), error.code
 
 
