@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from lms.audit.services import record_event
+from lms.auth.sessions import fresh_check_required
 from lms.extensions import db
 from lms.org.forms import CATEGORY_LABELS
 from lms.reports import exports_data, services
@@ -35,6 +36,7 @@ def export_summary(code, fmt):
 
 @bp.get(f"/units/<code>/staff.<{FORMATS}>")
 @login_required
+@fresh_check_required
 def export_staff(code, fmt):
     """Every active staff member of the units the programme covers, with their standing."""
     found = unit_or_404(code)
@@ -52,6 +54,7 @@ def export_staff(code, fmt):
 
 @bp.get(f"/units/<code>/record-<int:year>.<{FORMATS}>")
 @login_required
+@fresh_check_required
 def export_record(code, year, fmt):
     """The certificates issued in a calendar year to the staff of the subtree (active or
     not), for the annual staff assessment."""
