@@ -27,18 +27,16 @@ PENDING_SECONDS = 300
 
 def begin(user, second_factor_done):
     """Sign the user in on a new session (no fixation: whatever the browser held before is
-    dropped, except its language)."""
-    lang = session.get("lang")
+    dropped; the language chosen before signing in became the user's own)."""
     session.clear()
-    if lang:
-        session["lang"] = lang
     login_user(user)
     now = time.time()
     session.update(signed_in_at=now, seen_at=now, checked_at=now, mfa=second_factor_done)
 
 
 def await_code(user, next_path):
-    """Password right, code still to come: remember who, until when, and where to go."""
+    """Password right, code still to come: remember who, until when, and where to go (and
+    the language chosen, which becomes the user's once signed in)."""
     lang = session.get("lang")
     session.clear()
     if lang:
@@ -57,10 +55,7 @@ def pending():
 def end(message=None, category="info"):
     """Sign out this browser; `message` is shown on the sign-in page."""
     logout_user()
-    lang = session.get("lang")
     session.clear()
-    if lang:
-        session["lang"] = lang
     if message:
         flash(message, category)
 
