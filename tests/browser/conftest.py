@@ -100,6 +100,7 @@ def live_server(_live_server):
             _db.session.execute(table.delete())
         _db.session.commit()
     _live_server.errors.clear()
+    _used_steps.clear()  # new people: no authenticator code used yet
     yield _live_server
     assert not _live_server.errors, "the app logged errors:\n" + "\n".join(_live_server.errors)
 
