@@ -15,6 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user
 from werkzeug.security import check_password_hash
 
+from lms import ratelimit
 from lms.audit.services import record_event
 from lms.auth import services, sessions, twofactor
 from lms.auth.forms import (
@@ -185,8 +186,6 @@ def logout():
 @bp.route("/account/link", methods=["GET", "POST"])
 def request_link():
     """Ask for an activation link (first time) or a password-reset link by email."""
-    from lms import ratelimit
-
     form = RequestLinkForm()
     if form.validate_on_submit():
         decision = ratelimit.check("account_link", client_ip())
@@ -225,8 +224,6 @@ def reset(token):
 
 
 def _set_password_from_link(token, purpose):
-    from lms import ratelimit
-
     if request.method == "POST":
         decision = ratelimit.check("link_form", client_ip())
         if not decision.allowed:

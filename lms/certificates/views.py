@@ -19,6 +19,7 @@ from lms.certificates import documents
 from lms.certificates.keys import jwks as published_jwks
 from lms.certificates.models import Certificate
 from lms.extensions import db
+from lms.ratelimit import limited
 from lms.web import client_ip
 
 bp = Blueprint("certificates", __name__)
@@ -58,6 +59,7 @@ def _verify_answer(status, as_json, data, **context):
 
 
 @bp.get("/verify")
+@limited("verify")
 def verify_form():
     """The public check: type (or paste) a certificate's code."""
     code = (request.args.get("code") or "").strip()
@@ -68,12 +70,14 @@ def verify_form():
 
 
 @bp.get("/verify/<code>.json")
+@limited("verify", as_json=True)
 def verify_json(code):
     """The public check as JSON."""
     return _verify(code, as_json=True)
 
 
 @bp.get("/verify/<code>")
+@limited("verify", as_json=_wants_json)
 def verify(code):
     """The public check of one certificate: valid, revoked or expired."""
     return _verify(code, as_json=_wants_json())
@@ -119,9 +123,11 @@ def mine():
 
 
 def _downloadable(certificate_id):
-    """The certificate when the user may download it; 404 otherwise, never 403."""
+    """The certificate when the user may download it; 404 otherwise, never 403. A revoked one
+    is never handed out: its PDF and (freshly signed) badge would pass an offline check."""
     certificate = db.session.get(Certificate, certificate_id)
-    if certificate is None or not documents.may_download(current_user, certificate):
+    if certificate is None or certificate.revoked_at is not None \
+            or not documents.may_download(current_user, certificate):
         abort(404)
     return certificate
 
