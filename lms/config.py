@@ -35,6 +35,7 @@ class Defaults:
     RATE_LIMITS_ENABLED = True
     RATE_LIMITS = {
         "verify": (60, 60),  # the public certificate check: form, page and JSON
+        "verify_wrong": (10, 600),  # ... codes that match no certificate (guessing)
         "account_link": (10, 3600),  # activation/reset link requests from one address
         "account_link_login": (3, 3600),  # ... for one login (past it: nothing sent, same answer)
         "link_form": (20, 3600),  # new passwords sent from one-time links

@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import format_date, to_user_timezone
 from flask_login import current_user, login_required
 
+from lms import ratelimit
 from lms.certificates import documents
 from lms.certificates.keys import jwks as published_jwks
 from lms.certificates.models import Certificate
@@ -84,17 +85,17 @@ def verify(code):
 
 
 def _verify(code, as_json):
-    ip = client_ip()
-    wait = documents.verify_locked_for(ip)
-    if wait:
+    # Guessing codes: too many wrong ones from an address, and even a right one is refused.
+    guesses = ratelimit.check_without_counting("verify_wrong", client_ip())
+    if not guesses.allowed:
+        wait = guesses.retry_after
         response = _verify_answer(429, as_json, {"status": "throttled", "retry_after": wait},
                                   state="throttled", minutes=(wait + 59) // 60)
         response.headers["Retry-After"] = str(wait)
         return response
     certificate = documents.find_by_code(code)
     if certificate is None:
-        documents.record_wrong_code(ip)
-        db.session.commit()
+        ratelimit.check("verify_wrong", client_ip())
         return _verify_answer(404, as_json, {"status": "unknown"}, state="unknown")
     record = documents.public_record(certificate, _today())
     return _verify_answer(200, as_json, record, state=record["status"], record=record)
