@@ -90,7 +90,8 @@ class TestFreshCheck:
         assert twofactor.enable(admin, SECRET, pyotp.TOTP(SECRET).at(time.time() - 30))
         shift(client, checked_at=16 * 60)
         form = client.get("/account/confirm?next=/api-tokens/new").get_data(as_text=True)
-        assert 'name="code"' in form and 'name="password"' not in form
+        assert 'name="code"' in form
+        assert 'name="password"' not in form
         response = client.post("/account/confirm",
                                data={"code": pyotp.TOTP(SECRET).now(), "next": "/admin/audit"})
         assert response.location == "/admin/audit"
@@ -112,7 +113,8 @@ class TestFreshCheck:
     def test_other_sensitive_pages_ask_too(self, client, as_admin, path):
         shift(client, checked_at=16 * 60)
         response = client.get(path)
-        assert response.status_code == 302 and "/account/confirm" in response.location
+        assert response.status_code == 302
+        assert "/account/confirm" in response.location
 
     def test_a_recent_sign_in_counts_as_a_check(self, client, as_admin):
         assert client.get("/admin/api-tokens/new").status_code == 200
@@ -129,7 +131,8 @@ class TestEndingSessions:
         assert signed_in(other)
         response = client.post("/account/sign-out-everywhere")
         assert response.location.endswith("/login")
-        assert not signed_in(client) and not signed_in(other)
+        assert not signed_in(client)
+        assert not signed_in(other)
         assert [e.detail["by"] for e in events(db, "sessions_ended")] == ["self"]
 
     def test_an_admin_ends_a_persons_sessions(self, app, client, db, users, as_admin):
@@ -140,7 +143,8 @@ class TestEndingSessions:
         assert not signed_in(victim)
         assert signed_in(client)
         [event] = events(db, "sessions_ended")
-        assert event.actor_id == users["admin"].id and event.object_id == str(learner.id)
+        assert event.actor_id == users["admin"].id
+        assert event.object_id == str(learner.id)
 
     def test_deactivation_ends_the_sessions_at_once(self, app, client, db, users, as_hr):
         person = users["office_learner"]

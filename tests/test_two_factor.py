@@ -64,11 +64,14 @@ class TestPrivilegedRolesMustSetUp:
         shown = client.post("/account/two-factor/setup",
                             data={"code": pyotp.TOTP(secret).now()})
         codes = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", shown.get_data(as_text=True))
-        assert len(codes) == 10 and len(set(codes)) == 10
-        assert hr.totp_secret == secret and hr.has_two_factor
+        assert len(codes) == 10
+        assert len(set(codes)) == 10
+        assert hr.totp_secret == secret
+        assert hr.has_two_factor
         stored = db.session.scalars(select(RecoveryCode.code_hash)
                                     .where(RecoveryCode.user_id == hr.id)).all()
-        assert len(stored) == 10 and not set(codes) & set(stored)  # only hashes are kept
+        assert len(stored) == 10
+        assert not set(codes) & set(stored)  # only hashes are kept
         assert client.get("/home").status_code == 200
         assert [e.actor_id for e in events(db, "two_factor_enabled")] == [hr.id]
 
@@ -94,10 +97,12 @@ class TestSecondStep:
         assert response.location.endswith("/login/code")
         assert not signed_in(client)  # the password alone signs nobody in
         response = client.post("/login/code", data={"code": code_after()})
-        assert response.status_code == 302 and response.location.endswith("/reports/")
+        assert response.status_code == 302
+        assert response.location.endswith("/reports/")
         assert signed_in(client)
         login = events(db, "login")[-1]
-        assert login.actor_id == head.id and login.detail["second_factor"] == "totp"
+        assert login.actor_id == head.id
+        assert login.detail["second_factor"] == "totp"
 
     def test_a_code_works_once(self, app, client, db, users):
         head = users["head"]
@@ -134,11 +139,13 @@ class TestSecondStep:
         client.post("/login", data={"login": head.email, "password": PASSWORD})
         statuses = [client.post("/login/code", data={"code": "123456"}).status_code
                     for _ in range(6)]
-        assert statuses[:5] == [401] * 5 and statuses[5] == 429
+        assert statuses[:5] == [401] * 5
+        assert statuses[5] == 429
         # Locked: even the right code waits.
         assert client.post("/login/code", data={"code": code_after()}).status_code == 429
         row = db.session.get(LoginThrottle, f"code:{head.id}")
-        assert row.failures == 5 and row.locked_until is not None
+        assert row.failures == 5
+        assert row.locked_until is not None
         assert len(events(db, "login_failed")) == 5
 
     def test_the_second_step_expires(self, client, db, users, monkeypatch):
@@ -168,7 +175,8 @@ class TestLearnerChoice:
         assert learner.has_two_factor
         assert "10" in client.get("/account/security").get_data(as_text=True)
         response = client.post("/account/two-factor/off")
-        assert response.status_code == 302 and not learner.has_two_factor
+        assert response.status_code == 302
+        assert not learner.has_two_factor
         assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
         assert len(events(db, "two_factor_disabled")) == 1
 
@@ -181,7 +189,8 @@ class TestLearnerChoice:
         old = enrol(db, users["head"])
         page = client.post("/account/two-factor/recovery-codes").get_data(as_text=True)
         new = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", page)
-        assert len(new) == 10 and not set(new) & set(old)
+        assert len(new) == 10
+        assert not set(new) & set(old)
         assert not twofactor.use_recovery_code(users["head"], old[0])
         assert twofactor.use_recovery_code(users["head"], new[0])
         assert len(events(db, "recovery_codes_generated")) == 1
@@ -200,7 +209,8 @@ class TestAdministratorReset:
         assert f"/org/staff/{head.id}/reset-two-factor" in page
         response = client.post(f"/org/staff/{head.id}/reset-two-factor")
         assert response.status_code == 302
-        assert not head.has_two_factor and head.totp_secret is None
+        assert not head.has_two_factor
+        assert head.totp_secret is None
         assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
         assert not signed_in(victim)
         reset = events(db, "two_factor_reset")
