@@ -28,7 +28,7 @@ from lms.certificates.views import bp
 from lms.extensions import db
 from lms.org.services import unit_by_code
 from lms.reports.exports import csv_response
-from lms.web import client_ip
+from lms.web import client_ip, row_id
 
 PROBLEMS = {
     "reason_required": _l("Give the reason for the revocation."),
@@ -67,7 +67,7 @@ def _filters():
     status = request.args.get("status", "")
     filters = {
         "query": request.args.get("q", "")[:100],
-        "course_id": request.args.get("course", type=int),
+        "course_id": request.args.get("course", type=row_id),
         "unit_id": unit.id if unit is not None else None,
         "status": status if status in services.STATUSES else None,
         "issued_from": _date_arg("from"),
