@@ -14,6 +14,7 @@ from lms.reports import exports_data, services
 from lms.reports.exports import csv_response, xlsx_response
 from lms.reports.progress import progress
 from lms.reports.views import bp, today, unit_or_404
+from lms.sql import begin_write
 from lms.web import client_ip
 
 FORMATS = "any(csv, xlsx):fmt"
@@ -81,7 +82,10 @@ def _report(unit):
 
 def _record_export(unit, kind, fmt, **detail):
     """Audit a download of personal data; committed now, since the file streams after the
-    view has returned."""
+    view has returned. On SQLite a GET reads without the write lock: end the read and write
+    from a fresh transaction that takes it (else a concurrent writer makes it fail)."""
+    db.session.commit()
+    begin_write()
     record_event("report_exported", actor=current_user, object_type="units",
                  object_id=unit.code, ip=client_ip(), unit=unit.code, kind=kind, format=fmt,
                  **detail)

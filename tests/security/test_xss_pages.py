@@ -165,19 +165,30 @@ def csv_line(*values):
 
 
 class TestRosterImport:
-    def test_hostile_units_and_staff_preview_import_and_show_as_text(self, as_admin, org):
+    def test_a_hostile_unit_code_is_refused_and_shown_as_text(self, as_admin, org):
         units = "code,name,parent_code\n" + csv_line(CODE, NAME, org["district"].code)
         response = upload(as_admin, units.encode(), "units", name=FILE_NAME)
         html = response.get_data(as_text=True)
         assert response.status_code == 200
         assert_html_safe(html)
-        assert_shows(html, NAME, CODE, FILE_NAME)
+        assert 'id="import-errors"' in html
+        assert_shows(html, FILE_NAME)
+        assert unit_by_code(CODE) is None
+
+    def test_hostile_units_and_staff_preview_import_and_show_as_text(self, as_admin, org):
+        code = "X.ANH"
+        units = "code,name,parent_code\n" + csv_line(code, NAME, org["district"].code)
+        response = upload(as_admin, units.encode(), "units", name=FILE_NAME)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert_html_safe(html)
+        assert_shows(html, NAME, code, FILE_NAME)
         token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
         assert as_admin.post("/org/import/apply", data={"token": token}).status_code == 302
-        assert unit_by_code(CODE).name == NAME
+        assert unit_by_code(code).name == NAME
 
         staff = ("employee_id,full_name,email,unit_code,category,role\n"
-                 + csv_line(EMPLOYEE_ID, NAME, EMAIL, CODE, "cadre", ""))
+                 + csv_line(EMPLOYEE_ID, NAME, EMAIL, code, "cadre", ""))
         html = upload(as_admin, staff.encode(), "staff").get_data(as_text=True)
         assert_html_safe(html)
         assert_shows(html, NAME, EMPLOYEE_ID)
