@@ -76,9 +76,12 @@ def own_transactions(view):
 
 def _refuse_nul_characters():
     """A NUL character means nothing in a path, a query string or a form field, and
-    PostgreSQL refuses it in text (a 500 wherever one reached a query): a 400 at once."""
+    PostgreSQL refuses it in text (a 500 wherever one reached a query): a path with one
+    names nothing (404), a query or form with one is a bad request (400)."""
+    if "\x00" in request.path:
+        abort(404)
     fields = (*request.args.items(multi=True), *request.form.items(multi=True))
-    if "\x00" in request.path or any("\x00" in key + value for key, value in fields):
+    if any("\x00" in key + value for key, value in fields):
         abort(400)
 
 

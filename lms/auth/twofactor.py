@@ -49,7 +49,7 @@ def qr_svg(uri):
 def _matching_step(secret, code, now):
     """The time step whose code is `code` (this step or one either side), or None."""
     code = "".join((code or "").split())
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):  # not "١٢٣٤٥٦"
         return None
     totp = pyotp.TOTP(secret)
     step = int(now // totp.interval)

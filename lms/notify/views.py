@@ -15,6 +15,8 @@ from lms.web import client_ip
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 
+LAST_PAGE = 10**7  # a bigger page number asks for an offset the databases refuse
+
 
 @bp.get("/")
 @login_required
@@ -32,7 +34,8 @@ def index():
     if address:
         query = query.where(OutboxMessage.to_address.contains(address.lower(),
                                                               autoescape=True))
-    page = db.paginate(query, per_page=50, error_out=False)
+    number = min(max(request.args.get("page", 1, type=int), 1), LAST_PAGE)
+    page = db.paginate(query, page=number, per_page=50, error_out=False)
     return render_template("notify/outbox.html", page=page, status=status, kind=kind,
                            q=address, counts=outbox.status_counts(), statuses=STATUSES,
                            kinds=KINDS, confirm_form=ConfirmForm())
