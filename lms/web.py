@@ -57,6 +57,19 @@ class BoundedIntegerConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
+LAST_PAGE = 10**7  # a bigger page number asks for an offset the databases refuse
+
+
+def page_number(value):
+    """A page number from anything (the `page` argument): at least 1, at most LAST_PAGE."""
+    return min(max(value or 1, 1), LAST_PAGE)
+
+
+def page_arg():
+    """The `page` query argument as a page number (1 when absent or not a number)."""
+    return page_number(request.args.get("page", 1, type=int))
+
+
 def row_id(value):
     """A row id from a query string (`request.args.get(..., type=row_id)`): ValueError, so
     None, for anything that cannot be one."""
