@@ -72,7 +72,10 @@ def recently_checked():
 
 def enforce():
     """Before every request of a signed-in user: time-outs, then the second factor."""
-    if request.endpoint == "static" or not current_user.is_authenticated:
+    if request.endpoint == "static" \
+            or current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return None  # no session cookie, no session to check (and none to open)
+    if not current_user.is_authenticated:
         return None
     now = time.time()
     started, seen = session.get("signed_in_at"), session.get("seen_at")
