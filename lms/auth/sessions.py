@@ -21,6 +21,8 @@ from lms.web import safe_next
 # What a signed-in user who still has to set up the second factor may reach.
 _BEFORE_SECOND_FACTOR = frozenset({"auth.two_factor_setup", "auth.logout", "auth.set_language",
                                    "static", "main.healthz"})
+# Served the same to anyone, never reading the user: no session rules (no user loaded).
+_NO_SESSION = frozenset({"static", "main.healthz"})
 # A pending second step (password checked, code not yet) is kept this long.
 PENDING_SECONDS = 300
 
@@ -72,7 +74,7 @@ def recently_checked():
 
 def enforce():
     """Before every request of a signed-in user: time-outs, then the second factor."""
-    if request.endpoint == "static" \
+    if request.endpoint in _NO_SESSION \
             or current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         return None  # no session cookie, no session to check (and none to open)
     if not current_user.is_authenticated:
