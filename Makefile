@@ -14,7 +14,7 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -62,6 +62,53 @@ test-browser: install
 
 lint: install
 	$(BIN)/ruff check lms tests bench
+
+# Insecure patterns in the code (bandit; its configuration and the reason for each check it
+# skips are in pyproject.toml), then known vulnerabilities in exactly the pinned versions the
+# virtual environment holds (`pip freeze`, the editable project itself left out), checked by
+# pip-audit against PyPI's vulnerability feed, else OSV's. A vulnerability fails the target
+# unless its id is listed, with a reason, in .pip-audit-ignore. pip-audit needs the network:
+# 3 attempts, and when no service answers at all it prints a loud warning and goes on.
+AUDIT_NO_SERVICE := ConnectionError|Could not connect|could not be audited|Max retries
+AUDIT_NO_SERVICE := $(AUDIT_NO_SERVICE)|Failed to resolve|Name or service not known
+AUDIT_NO_SERVICE := $(AUDIT_NO_SERVICE)|name resolution|timed out|Connection refused
+AUDIT_NO_SERVICE := $(AUDIT_NO_SERVICE)|Network is unreachable|ServiceError|HTTPError|SSLError
+.PHONY: security-scan
+security-scan: $(VENV)/.installed
+	$(BIN)/bandit -c pyproject.toml -r lms -q
+	@echo "bandit: no issues"
+	@requirements=$$(mktemp) log=$$(mktemp); trap 'rm -f "$$requirements" "$$log"' EXIT; \
+	$(BIN)/pip freeze --exclude-editable >"$$requirements" || exit 1; \
+	ignores=(); if [[ -f .pip-audit-ignore ]]; then \
+	  for id in $$(sed -e 's/#.*//' .pip-audit-ignore); do ignores+=(--ignore-vuln "$$id"); done; \
+	fi; \
+	for attempt in 1 2 3; do \
+	  for service in pypi osv; do \
+	    if $(BIN)/pip-audit --strict --desc on --progress-spinner off --timeout 30 \
+	        --vulnerability-service $$service --requirement "$$requirements" --no-deps \
+	        --disable-pip "$${ignores[@]}" >"$$log" 2>&1; then \
+	      grep -v -e 'no-deps is supported' -e 'pip-compile' "$$log"; \
+	      echo "pip-audit ($$service): $$(wc -l <"$$requirements") packages checked"; \
+	      exit 0; \
+	    fi; \
+	    if grep -Eq 'Found [0-9]+ known vulnerabilit' "$$log"; then \
+	      cat "$$log"; \
+	      echo "pip-audit: upgrade the pin in pyproject.toml to a fixed version, or list the" \
+	        "id with a reason in .pip-audit-ignore" >&2; \
+	      exit 1; \
+	    fi; \
+	    if ! grep -Eq '$(AUDIT_NO_SERVICE)' "$$log"; then cat "$$log"; exit 1; fi; \
+	    echo "pip-audit ($$service): no answer (attempt $$attempt of 3):" \
+	      "$$(grep -E -m 1 '$(AUDIT_NO_SERVICE)' "$$log" | cut -c 1-160)" >&2; \
+	  done; \
+	  if [[ $$attempt != 3 ]]; then sleep $$((attempt * 5)); fi; \
+	done; \
+	{ echo; echo "########################################################################"; \
+	  echo "# WARNING: pip-audit reached no vulnerability service (PyPI, OSV):"; \
+	  echo "# the dependencies were NOT checked for known vulnerabilities."; \
+	  echo "# Run make security-scan again where pypi.org or api.osv.dev answers."; \
+	  echo "########################################################################"; \
+	  echo; } >&2
 
 bench: install bench-tools
 	$(BIN)/python -m bench.run

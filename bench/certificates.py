@@ -88,6 +88,10 @@ def certificate_figures(workdir, smoke=False):
     create_schema(db_path)
     app = make_app(db_path)
     app.config["SERVER_NAME"] = "localhost"
+    # Thousands of checks from one address: limits out of reach, but still counted, so the
+    # page's time includes the rate limiter's write (one upsert in its own transaction).
+    app.config["RATE_LIMITS"] = {**app.config["RATE_LIMITS"], "verify": (10**9, 60),
+                                 "verify_wrong": (10**9, 600)}
     rows = []
     try:
         with app.app_context():

@@ -31,6 +31,7 @@ from unittest import mock
 
 from bench.generate import DEPARTMENTS, OFFICES, _split
 from bench.progress import COURSES, MODULES, PROGRAMME
+from bench.signin import sign_in_client
 from lms.names import PLACE_WORDS, people
 from lms.text import fold, sort_key
 
@@ -577,8 +578,7 @@ def measure(app, loaded, *, repeat=7, explain=False):
         codes = [(label, unit.code, target) for label, unit, target in chosen]
         db.session.close()
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"], sess["_fresh"] = session_id, True
+    sign_in_client(client, session_id)
     for label, code, target in codes:
         url = f"/reports/units/{code}"
         status = client.get(url).status_code

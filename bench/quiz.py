@@ -339,9 +339,11 @@ class Pool:
         """(Cookie header, signed CSRF token) of a signed-in session of this user, as
         Flask-Login and Flask-WTF would have left it."""
         raw = secrets.token_hex(20)
+        now = time.time()
         value = self.session_serializer.dumps({
             "_user_id": f"{user_id}.{session_version}", "_fresh": True,
-            "_id": self.identifier, "csrf_token": raw})
+            "_id": self.identifier, "csrf_token": raw, "signed_in_at": now, "seen_at": now,
+            "checked_at": now, "mfa": True})
         return f"{self.cookie_name}={value}", self.csrf_serializer.dumps(raw)
 
     # Learners and attempts ----------------------------------------------------------------

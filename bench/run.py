@@ -26,6 +26,7 @@ from bench.load import load_figures
 from bench.loader import create_schema, floor_insert_staff, insert_units, make_app
 from bench.progress import report_figures, seed_progress
 from bench.quiz import quiz_figures
+from bench.signin import sign_in_client
 from bench.sync import sync_figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,8 +153,7 @@ def list_figures(db_path, root_code, repeat):
         search = "nguyen thi"
         search_pages = staff_page(root, query=search, per_page=per_page).pages
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"], sess["_fresh"] = session_id, True
+    sign_in_client(client, session_id)
     base = _timed_get(client, "/healthz", repeat)
     url = f"/org/staff?unit={root_code}"
     cases = [("page 1", f"{url}&page=1"), (f"middle page {pages // 2 + 1}",

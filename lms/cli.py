@@ -4,6 +4,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from lms.admin.backup import backup_command, restore_command
+from lms.audit.commands import audit_cli
 from lms.audit.services import record_event
 from lms.auth.mails import pending_invitations, send_invitations
 from lms.auth.models import User
@@ -47,6 +49,9 @@ lms_cli.add_command(run_job_command)
 lms_cli.add_command(send_digests_command)
 lms_cli.add_command(send_reminders_command)
 lms_cli.add_command(send_expiry_reminders_command)
+lms_cli.add_command(audit_cli)
+lms_cli.add_command(backup_command)
+lms_cli.add_command(restore_command)
 
 
 @lms_cli.command("create-admin")

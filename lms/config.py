@@ -15,6 +15,9 @@ class Defaults:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     REMEMBER_COOKIE_DURATION = timedelta(days=1)
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    # The largest roster file accepted (lms/uploads.py); a request over MAX_CONTENT_LENGTH is
+    # refused (413) before it is read.
+    UPLOAD_MAX_BYTES = 5 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = 4 * 3600
     MAIL_FROM = "CivicSkills <no-reply@localhost>"
     SMTP_URL = None
@@ -25,6 +28,29 @@ class Defaults:
     RESET_MAX_AGE = 3600
     LOGIN_FREE_FAILURES = 5
     LOGIN_MAX_LOCK_SECONDS = 3600
+    # Rate limits (lms/ratelimit.py), counted in the database across workers: (requests,
+    # seconds) per client address, or per token or login where named. Past one, a 429 with
+    # Retry-After. A setting names only the rules it changes: RATE_LIMITS = {"verify":
+    # (120, 60)} or LMS_RATE_LIMITS__verify=120/60. RATE_LIMITS_ENABLED = False turns all off.
+    RATE_LIMITS_ENABLED = True
+    RATE_LIMITS = {
+        "verify": (60, 60),  # the public certificate check: form, page and JSON
+        "verify_wrong": (10, 600),  # ... codes that match no certificate (guessing)
+        "account_link": (10, 3600),  # activation/reset link requests from one address
+        "account_link_login": (3, 3600),  # ... for one login (past it: nothing sent, same answer)
+        "link_form": (20, 3600),  # new passwords sent from one-time links
+        "api": (600, 60),  # per API token
+        "api_bad_token": (20, 60),  # API requests with a missing or wrong token
+    }
+    # Roles that must sign in with a second factor (a TOTP authenticator app); anyone else
+    # may turn it on. A session ends after SESSION_IDLE_MINUTES without a request and
+    # SESSION_MAX_HOURS after sign-in; sensitive actions (role changes, revocations, API
+    # tokens, staff-detail exports, 2FA changes) ask for the code or password again when the
+    # last check is older than REAUTH_MINUTES.
+    TWO_FACTOR_ROLES = ("admin", "hr", "head")
+    SESSION_IDLE_MINUTES = 30
+    SESSION_MAX_HOURS = 12
+    REAUTH_MINUTES = 15
     OPEN_DATA = False
     # A subtree with at least this many active staff is shown from each unit's own figures
     # as last counted (at most REPORTS_CACHE_MINUTES old) instead of counting everyone again.

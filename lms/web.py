@@ -2,12 +2,13 @@
 
 import logging
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from lms.extensions import db, login_manager
 from lms.sql import begin_write
@@ -22,6 +23,7 @@ CSP = (
 
 def init_app(app):
     """Wire headers, error pages, login settings and SQLite pragmas into the app."""
+    app.url_map.converters["int"] = BoundedIntegerConverter  # before any route is added
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
@@ -31,6 +33,7 @@ def init_app(app):
 
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.before_request(_refuse_nul_characters)
     app.before_request(_writers_wait_their_turn)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
@@ -43,12 +46,56 @@ def init_app(app):
     init_templating(app)
 
 
+MAX_ROW_ID = 2**31 - 1  # the largest id an integer column holds (PostgreSQL: 4 bytes)
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:...>` in a route: a number beyond any row id matches no route (404) instead of
+    overflowing in the database (a 500)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ROW_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+LAST_PAGE = 10**7  # a bigger page number asks for an offset the databases refuse
+
+
+def page_number(value):
+    """A page number from anything (the `page` argument): at least 1, at most LAST_PAGE."""
+    return min(max(value or 1, 1), LAST_PAGE)
+
+
+def page_arg():
+    """The `page` query argument as a page number (1 when absent or not a number)."""
+    return page_number(request.args.get("page", 1, type=int))
+
+
+def row_id(value):
+    """A row id from a query string (`request.args.get(..., type=row_id)`): ValueError, so
+    None, for anything that cannot be one."""
+    number = int(value)
+    if not 0 < number <= MAX_ROW_ID:
+        raise ValueError(value)
+    return number
+
+
 def own_transactions(view):
     """Mark a view whose services order their own transactions on SQLite (reads first, then
     a short writing transaction, retried when busy: the quiz's start, save and submit), so
     that it does not hold the write lock from its first read."""
     view.own_transactions = True
     return view
+
+
+def _refuse_nul_characters():
+    """A NUL character means nothing in a path, a query string or a form field, and
+    PostgreSQL refuses it in text (a 500 wherever one reached a query): a path with one
+    names nothing (404), a query or form with one is a bad request (400)."""
+    if "\x00" in request.path:
+        abort(404)
+    fields = (*request.args.items(multi=True), *request.form.items(multi=True))
+    if any("\x00" in key + value for key, value in fields):
+        abort(400)
 
 
 def _writers_wait_their_turn():
@@ -84,6 +131,10 @@ def _http_error(error, message=None):
         return error
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return {"error": error.name, "status": error.code}, error.code
+    if error.code == 413 and message is None:
+        from lms.uploads import too_large_message
+
+        message = too_large_message()
     return render_template("errors/error.html", error=error, message=message), error.code
 
 

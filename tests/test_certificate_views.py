@@ -135,7 +135,7 @@ def test_a_name_with_markup_is_shown_as_text(client, org):
 
 def test_too_many_wrong_codes_from_one_address_are_refused_even_for_a_right_code(
         app, client, certificate, monkeypatch):
-    monkeypatch.setitem(app.config, "VERIFY_FREE_FAILURES", 3)
+    monkeypatch.setitem(app.config["RATE_LIMITS"], "verify_wrong", (3, 600))
     for n in range(3):
         assert client.get(f"/verify/guess-{n}").status_code == 404
     refused = client.get(f"/verify/{certificate.code}")
@@ -149,16 +149,16 @@ def test_too_many_wrong_codes_from_one_address_are_refused_even_for_a_right_code
 
 
 def test_the_lock_ends_when_the_window_has_passed(app, client, certificate, monkeypatch):
-    from lms.certificates import documents
+    from lms import ratelimit
 
-    monkeypatch.setitem(app.config, "VERIFY_FREE_FAILURES", 2)
-    later = datetime.now() + timedelta(minutes=11)
-    documents.record_wrong_code("127.0.0.1", now=later - timedelta(minutes=12))
-    documents.record_wrong_code("127.0.0.1", now=later - timedelta(minutes=11))
-    assert documents.verify_locked_for("127.0.0.1", now=later - timedelta(minutes=11)) > 0
-    assert documents.verify_locked_for("127.0.0.1", now=later) == 0
-    documents.record_wrong_code("127.0.0.1", now=later)  # a new window: one failure so far
-    assert documents.verify_locked_for("127.0.0.1", now=later) == 0
+    monkeypatch.setitem(app.config["RATE_LIMITS"], "verify_wrong", (2, 600))
+    start = datetime.now()
+    for _ in range(2):
+        ratelimit.check("verify_wrong", "127.0.0.1", now=start)
+    assert not ratelimit.check_without_counting("verify_wrong", "127.0.0.1", now=start).allowed
+    later = start + timedelta(minutes=11)
+    assert ratelimit.check_without_counting("verify_wrong", "127.0.0.1", now=later).allowed
+    assert ratelimit.check("verify_wrong", "127.0.0.1", now=later).allowed  # a new window
 
 
 # Published keys and revocations ---------------------------------------------------------

@@ -49,7 +49,6 @@ def test_signed_out_visitors_are_sent_to_the_login(synced, client):
 
 
 @pytest.mark.parametrize("url", [
-    "/courses/first-steps/media/vi/img/drawing.svg",  # SVG can carry scripts
     "/courses/first-steps/media/vi/img/notes.txt",
     "/courses/first-steps/media/vi/course.md",
     "/courses/first-steps/media/vi/img/missing.png",

@@ -131,7 +131,8 @@ def test_bad_tokens_are_refused_without_error(as_hr, token):
 
 
 @pytest.mark.parametrize(("data", "name", "kind", "message"), [
-    (b"PK\x03\x04\x14\x00\x06\x00rest", "roster.xlsx", "staff", "This is not a CSV text file"),
+    (b"PK\x03\x04\x14\x00\x06\x00rest", "roster.xlsx", "staff",
+     "roster.xlsx: this is not a CSV text file (it looks like a ZIP archive)."),
     ("hello".encode("utf-16"), "roster.csv", "staff", "save it as “CSV UTF-8”"),
     (SCOPED.encode(), "roster.csv", "people", "Not a valid choice"),
 ])
@@ -151,7 +152,7 @@ def test_a_missing_file_is_a_form_error(as_hr):
 
 def test_an_empty_file_is_a_form_error(as_hr):
     response = upload(as_hr, b"")
-    assert "The file is empty." in response.get_data(as_text=True)
+    assert "roster.csv: the file is empty." in response.get_data(as_text=True)
 
 
 def test_an_admin_imports_units_through_the_page(as_admin, org):

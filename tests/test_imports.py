@@ -406,3 +406,11 @@ def test_semicolon_files_and_extra_cells(org):
 def test_an_unclosed_quote_is_pointed_at(org):
     assert errors(plan("units", UNITS + 'Q,"Quận Một,P,\nR,Quận Hai,P,\n'))[0] == (
         2, "name", "This value runs over several lines: is a quote (\") left open?")
+
+
+@pytest.mark.parametrize("code", ["P/X", "P X", "Sở.TTTT", "../P", ".P", "P?x=1", "P#1"])
+def test_a_unit_code_that_cannot_be_part_of_a_web_address_is_refused(org, code):
+    result = plan("units", UNITS + f"{code},Đơn vị lạ,P,\n")
+    assert [(column, message[:30]) for _, column, message in errors(result)] == [
+        ("code", "Use only letters without diacr")]
+    assert db.session.scalar(select(Unit).where(Unit.code == code)) is None

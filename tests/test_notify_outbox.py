@@ -228,3 +228,21 @@ def test_only_admins_resend(client, db, users, people, login_as):
     row = db.session.scalar(select(OutboxMessage))
     login_as(users["hr"])
     assert client.post(f"/admin/outbox/{row.id}/resend").status_code == 403
+
+
+def test_a_message_that_cannot_be_built_fails_alone(db, people, smtp_url):
+    """A line break in a stored address (never accepted by the forms or imports) would
+    inject a header: that message fails for good, the others still go out."""
+    queue(people)
+    db.session.commit()
+    broken = db.session.scalar(select(OutboxMessage)
+                               .where(OutboxMessage.to_address == "p1@example.gov.vn"))
+    broken.to_address = "p1@example.gov.vn\r\nBcc: spy@evil.example"
+    db.session.commit()
+    result = outbox.send_due()
+    assert (result.sent, result.failed) == (2, 1)
+    assert broken.status == "failed"
+    assert "cannot be built" in broken.last_error
+    assert len(smtp_url.inbox.messages) == 2
+    assert not any("spy@evil.example" in str(message) for message in smtp_url.inbox.messages)
+    assert outbox.send_due().handled == 0  # not claimed again

@@ -11,6 +11,7 @@ from lms.api import tokens
 from lms.api.models import ApiToken
 from lms.auth.forms import ConfirmForm, at_most, required
 from lms.auth.permissions import require
+from lms.auth.sessions import fresh_check_required
 from lms.extensions import db
 from lms.org.services import unit_by_code
 from lms.web import client_ip
@@ -38,6 +39,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@fresh_check_required
 def new():
     """Issue a token for a unit's subtree and show its secret, this once only."""
     require("api.tokens")

@@ -11,6 +11,7 @@ from flask_babel import to_user_timezone
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
+from lms import ratelimit
 from lms.api import tokens
 from lms.auth.models import User
 from lms.courses.models import ProgrammeAssignment
@@ -22,6 +23,7 @@ from lms.reports import services
 from lms.reports.models import ProgrammeProgress
 from lms.reports.progress import progress, required_courses, trained_condition
 from lms.reports.views import today
+from lms.web import client_ip
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -53,15 +55,30 @@ def token_required(view):
     g.api_token; its scope, the unit whose subtree it reads, in g.api_unit."""
     @wraps(view)
     def wrapper(*args, **kwargs):
+        # An address that sent too many wrong tokens gets no answer about any token (not
+        # even a right one) until its window is over: guessing runs at that pace at most.
+        decision = ratelimit.check_without_counting("api_bad_token", client_ip())
+        if not decision.allowed:
+            return ratelimit.too_many(decision, as_json=True)
         header = request.headers.get("Authorization", "")
-        if not header.strip():
-            return _unauthorized("Send the token in an 'Authorization: Bearer' header.",
-                                 invalid=False)
-        token = tokens.authenticate(header)
+        token = tokens.authenticate(header) if header.strip() else None
         if token is None:
+            decision = ratelimit.check("api_bad_token", client_ip())
+            if not decision.allowed:
+                return ratelimit.too_many(decision, as_json=True)
+            if not header.strip():
+                return _unauthorized("Send the token in an 'Authorization: Bearer' header.",
+                                     invalid=False)
             return _unauthorized("The token is unknown or revoked.", invalid=True)
+        used_at = token.last_used_at if db.session.is_modified(token) else None
+        if used_at is not None:
+            db.session.expire(token, ["last_used_at"])  # noted only if the request is served
+        decision = ratelimit.check("api", f"token:{token.id}")
+        if not decision.allowed:
+            return ratelimit.too_many(decision, as_json=True)
         g.api_token, g.api_unit = token, token.unit
-        if db.session.is_modified(token):
+        if used_at is not None:
+            token.last_used_at = used_at
             db.session.commit()  # the use that authenticate() noted
         return view(*args, **kwargs)
     return wrapper

@@ -5,6 +5,11 @@ from flask_babel import lazy_gettext as _l
 ACTION_LABELS = {
     "login": _l("Signed in"),
     "login_failed": _l("Failed sign-in"),
+    "two_factor_enabled": _l("Turned two-factor sign-in on"),
+    "two_factor_disabled": _l("Turned two-factor sign-in off"),
+    "two_factor_reset": _l("Reset someone's two-factor sign-in"),
+    "recovery_codes_generated": _l("Made new recovery codes"),
+    "sessions_ended": _l("Ended every session of an account"),
     "password_activate": _l("Activated the account"),
     "password_reset": _l("Reset the password"),
     "password_changed": _l("Changed the password"),
@@ -33,8 +38,9 @@ ACTION_LABELS = {
     "report_exported": _l("Exported a report listing staff"),
     "email_resent": _l("Put a failed email back in the outbox"),
     "emails_queued": _l("Queued emails (digests or reminders)"),
+    "audit_exported": _l("Exported the audit log"),
 }
 OBJECT_LABELS = {"users": _l("Person"), "units": _l("Unit"), "content": _l("Course content"),
                  "quiz_banks": _l("Question bank"), "certificates": _l("Certificate"),
                  "api_tokens": _l("API token"), "snapshots": _l("Progress snapshot"),
-                 "email": _l("Email")}
+                 "email": _l("Email"), "programme_assignments": _l("Programme assignment")}

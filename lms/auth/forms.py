@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
@@ -23,7 +23,35 @@ def at_most(n):
 class LoginForm(FlaskForm):
     login = StringField(_l("Email or employee ID"), validators=[required(), at_most(255)])
     password = PasswordField(_l("Password"), validators=[required(), at_most(1024)])
-    remember = BooleanField(_l("Keep me signed in on this device"))
+    next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    """The second step of signing in: a code from the authenticator app or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[required(), at_most(40)],
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "off",
+                                  "spellcheck": "false"},
+                       description=_l("The 6 digits your authenticator app shows now, or one "
+                                      "of your recovery codes."))
+
+
+class SetupCodeForm(FlaskForm):
+    """Confirming a new authenticator: the code it shows proves it was set up right."""
+
+    code = StringField(_l("Code shown by the app"), validators=[required(), at_most(12)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[required(), at_most(1024)])
+    next = HiddenField()
+
+
+class ConfirmCodeForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app"),
+                       validators=[required(), at_most(12)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
     next = HiddenField()
 
 

@@ -33,6 +33,11 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     session_version: Mapped[int] = mapped_column(default=1)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Two-factor sign-in (TOTP, RFC 6238): the shared secret (base32) once confirmed, and the
+    # last time step accepted, so that a code works once.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
     # Folded name, employee ID and email, for diacritic- and case-insensitive search.
     search_text: Mapped[str] = mapped_column(String(600), default="")
     sort_key: Mapped[str] = mapped_column(SortKey, default="", index=True)
@@ -53,6 +58,10 @@ class User(UserMixin, db.Model):
         return self.active
 
     @property
+    def has_two_factor(self):
+        return self.totp_enabled_at is not None
+
+    @property
     def is_activated(self):
         return self.password_hash is not None
 
@@ -69,3 +78,15 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that replaces the authenticator once (stored as a SHA-256 hash)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

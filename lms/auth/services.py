@@ -51,15 +51,17 @@ def _throttles(keys):
     return list(found.values())
 
 
-def _keys(login, ip):
-    return [f"login:{(login or '').strip().lower()}"[:320], f"ip:{ip or '-'}"]
+def _keys(login, ip, kind="login"):
+    """The throttle keys of a check: the account (per kind of check: the password "login",
+    the second factor "code", the re-check of a signed-in user "confirm") and the address."""
+    return [f"{kind}:{(login or '').strip().lower()}"[:320], f"ip:{ip or '-'}"]
 
 
-def locked_for(login, ip, now=None):
+def locked_for(login, ip, now=None, kind="login"):
     """Seconds until this account or address may try again (0 when it may now)."""
     now = now or utcnow()
     rows = db.session.scalars(
-        select(LoginThrottle).where(LoginThrottle.key.in_(_keys(login, ip)))
+        select(LoginThrottle).where(LoginThrottle.key.in_(_keys(login, ip, kind)))
     ).all()
     waits = [(r.locked_until - now).total_seconds() for r in rows
              if r.locked_until and r.locked_until > now]
@@ -80,25 +82,33 @@ def authenticate(login, password, ip, now=None):
     if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password or "")  # same time for unknown logins
     if ok and user.active:
-        for row in _throttles([_keys(login, ip)[0]]):
-            row.failures, row.locked_until = 0, None
+        clear_failures(login, "login")
         user.last_login_at = now
         return LoginResult(user=user)
-    _record_failure(login, ip, now)
+    record_failure(login, ip, now)
     return LoginResult()
 
 
-def _record_failure(login, ip, now):
+def record_failure(login, ip, now=None, kind="login"):
+    """Count a failed check against the account and the address; lock them out, for longer
+    and longer, once they are over the allowance. The caller commits."""
+    now = now or utcnow()
     free = current_app.config["LOGIN_FREE_FAILURES"]
     cap = current_app.config["LOGIN_MAX_LOCK_SECONDS"]
-    for row in _throttles(_keys(login, ip)):
+    for row in _throttles(_keys(login, ip, kind)):
         row.failures += 1
         row.last_failure_at = now
         # An address is shared by a whole office behind NAT: give it more room.
-        allowance = free if row.key.startswith("login:") else free * 10
+        allowance = free * 10 if row.key.startswith("ip:") else free
         over = row.failures - allowance
         if over >= 0:
             row.locked_until = now + timedelta(seconds=min(cap, 30 * 2 ** over))
+
+
+def clear_failures(login, kind):
+    """Forget the account's failed checks of this kind after a successful one."""
+    for row in _throttles([_keys(login, None, kind)[0]]):
+        row.failures, row.locked_until = 0, None
 
 
 def set_password(user, password):

@@ -1,13 +1,13 @@
 """A stored certificate as documents (claims, PDF, badge), its public status and record, who
-may download it, and the throttle on wrong codes at the public check. Flushes, never commits."""
+may download it. Flushes, never commits. (Wrong codes at the public check are counted by
+lms.ratelimit, rule "verify_wrong".)"""
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 
-from lms.auth.models import LoginThrottle
 from lms.auth.permissions import allowed
 from lms.certificates.badges import open_badge_jwt
 from lms.certificates.keys import signing_key
@@ -15,12 +15,8 @@ from lms.certificates.models import Certificate
 from lms.certificates.pdf import load_layout, render_pdf
 from lms.certificates.signing import CertificateClaims
 from lms.extensions import db
-from lms.org.models import utcnow
 
 log = logging.getLogger(__name__)
-
-VERIFY_FREE_FAILURES = 10  # wrong codes an address may send per window
-VERIFY_WINDOW_SECONDS = 600
 
 
 def claims_of(certificate: Certificate) -> CertificateClaims:
@@ -110,42 +106,3 @@ def may_download(user, certificate: Certificate) -> bool:
     if not user.is_authenticated or not user.active:
         return False
     return certificate.user_id == user.id or allowed(user, "org.manage", certificate.user)
-
-
-# The public check's throttle: the sign-in throttle's rows, keyed "verify:<address>".
-
-def _throttle_key(ip):
-    return f"verify:{ip or '-'}"
-
-
-def _limits():
-    config = current_app.config
-    return (config.get("VERIFY_FREE_FAILURES", VERIFY_FREE_FAILURES),
-            timedelta(seconds=config.get("VERIFY_WINDOW_SECONDS", VERIFY_WINDOW_SECONDS)))
-
-
-def verify_locked_for(ip, now: datetime | None = None) -> int:
-    """Seconds until this address may check codes again (0 when it may now)."""
-    now = now or utcnow()
-    row = db.session.get(LoginThrottle, _throttle_key(ip))
-    if row is None or row.locked_until is None or row.locked_until <= now:
-        return 0
-    return int((row.locked_until - now).total_seconds()) + 1
-
-
-def record_wrong_code(ip, now: datetime | None = None) -> None:
-    """Count a wrong code from this address; too many within the window lock it out."""
-    now = now or utcnow()
-    free, window = _limits()
-    key = _throttle_key(ip)
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0)
-        db.session.add(row)
-    if row.last_failure_at is None or row.last_failure_at <= now - window:
-        row.failures, row.locked_until = 0, None  # the last window has passed
-    row.failures += 1
-    row.last_failure_at = now
-    if row.failures >= free:
-        row.locked_until = now + window
-    db.session.flush()

@@ -72,7 +72,7 @@ def _register_query(user, today, *, query=None, course_id=None, unit_id=None, st
     if issued_from is not None:
         statement = statement.where(
             Certificate.issued_at >= datetime.combine(issued_from, time.min))
-    if issued_to is not None:
+    if issued_to is not None and issued_to < date.max:  # (the last day: no bound at all)
         statement = statement.where(
             Certificate.issued_at < datetime.combine(issued_to + timedelta(days=1), time.min))
     return statement.order_by(Certificate.issued_at.desc(), Certificate.id.desc())

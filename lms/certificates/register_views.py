@@ -21,13 +21,14 @@ from wtforms import TextAreaField
 
 from lms.auth.forms import ConfirmForm, at_most, required
 from lms.auth.permissions import allowed, require
+from lms.auth.sessions import fresh_check_required
 from lms.certificates import register as services
 from lms.certificates.models import Certificate
 from lms.certificates.views import bp
 from lms.extensions import db
 from lms.org.services import unit_by_code
 from lms.reports.exports import csv_response
-from lms.web import client_ip
+from lms.web import client_ip, row_id
 
 PROBLEMS = {
     "reason_required": _l("Give the reason for the revocation."),
@@ -66,7 +67,7 @@ def _filters():
     status = request.args.get("status", "")
     filters = {
         "query": request.args.get("q", "")[:100],
-        "course_id": request.args.get("course", type=int),
+        "course_id": request.args.get("course", type=row_id),
         "unit_id": unit.id if unit is not None else None,
         "status": status if status in services.STATUSES else None,
         "issued_from": _date_arg("from"),
@@ -114,6 +115,7 @@ def _managed(certificate_id):
 
 @bp.route("/certificates/<int:certificate_id>/revoke", methods=["GET", "POST"])
 @login_required
+@fresh_check_required
 def revoke(certificate_id):
     """Ask for the reason, then revoke the certificate (audit-logged)."""
     certificate = _managed(certificate_id)
@@ -134,6 +136,7 @@ def revoke(certificate_id):
 
 @bp.post("/certificates/<int:certificate_id>/reissue")
 @login_required
+@fresh_check_required
 def reissue(certificate_id):
     """Re-issue a certificate in the person's current name; the old one is revoked."""
     certificate = _managed(certificate_id)

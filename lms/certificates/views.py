@@ -15,10 +15,12 @@ from flask import (
 from flask_babel import format_date, to_user_timezone
 from flask_login import current_user, login_required
 
+from lms import ratelimit
 from lms.certificates import documents
 from lms.certificates.keys import jwks as published_jwks
 from lms.certificates.models import Certificate
 from lms.extensions import db
+from lms.ratelimit import limited
 from lms.web import client_ip
 
 bp = Blueprint("certificates", __name__)
@@ -58,6 +60,7 @@ def _verify_answer(status, as_json, data, **context):
 
 
 @bp.get("/verify")
+@limited("verify")
 def verify_form():
     """The public check: type (or paste) a certificate's code."""
     code = (request.args.get("code") or "").strip()
@@ -68,29 +71,31 @@ def verify_form():
 
 
 @bp.get("/verify/<code>.json")
+@limited("verify", as_json=True)
 def verify_json(code):
     """The public check as JSON."""
     return _verify(code, as_json=True)
 
 
 @bp.get("/verify/<code>")
+@limited("verify", as_json=_wants_json)
 def verify(code):
     """The public check of one certificate: valid, revoked or expired."""
     return _verify(code, as_json=_wants_json())
 
 
 def _verify(code, as_json):
-    ip = client_ip()
-    wait = documents.verify_locked_for(ip)
-    if wait:
+    # Guessing codes: too many wrong ones from an address, and even a right one is refused.
+    guesses = ratelimit.check_without_counting("verify_wrong", client_ip())
+    if not guesses.allowed:
+        wait = guesses.retry_after
         response = _verify_answer(429, as_json, {"status": "throttled", "retry_after": wait},
                                   state="throttled", minutes=(wait + 59) // 60)
         response.headers["Retry-After"] = str(wait)
         return response
     certificate = documents.find_by_code(code)
     if certificate is None:
-        documents.record_wrong_code(ip)
-        db.session.commit()
+        ratelimit.check("verify_wrong", client_ip())
         return _verify_answer(404, as_json, {"status": "unknown"}, state="unknown")
     record = documents.public_record(certificate, _today())
     return _verify_answer(200, as_json, record, state=record["status"], record=record)
@@ -119,9 +124,11 @@ def mine():
 
 
 def _downloadable(certificate_id):
-    """The certificate when the user may download it; 404 otherwise, never 403."""
+    """The certificate when the user may download it; 404 otherwise, never 403. A revoked one
+    is never handed out: its PDF and (freshly signed) badge would pass an offline check."""
     certificate = db.session.get(Certificate, certificate_id)
-    if certificate is None or not documents.may_download(current_user, certificate):
+    if certificate is None or certificate.revoked_at is not None \
+            or not documents.may_download(current_user, certificate):
         abort(404)
     return certificate
 

@@ -100,7 +100,9 @@ def message_id(row):
 
 
 def build(row):
-    """The email of a row, as stored."""
+    """The email of a row, as stored (ValueError when it cannot be an email)."""
+    if any(ch in row.to_address for ch in "\r\n\x00"):
+        raise ValueError("a line break in the address")
     msg = build_message(row.to_address, row.subject, row.text_body, row.html_body,
                         message_id=message_id(row))
     msg["Auto-Submitted"] = "auto-generated"
@@ -159,8 +161,14 @@ def send_due(limit=BATCH, now=None):
         if reason:
             _cancel(row, reason)
             result.cancelled += 1
-        else:
+            continue
+        try:
             outgoing.append((row.id, row.attempts, build(row)))
+        except ValueError as exc:  # e.g. a line break in an address: never sendable
+            row.status, row.claim_token = "failed", None
+            row.last_error = f"cannot be built: {exc}"[:500]
+            result.failed += 1
+            result.errors.append((row.id, row.last_error))
     db.session.commit()
     if not outgoing:
         return result

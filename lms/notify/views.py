@@ -11,9 +11,10 @@ from lms.auth.permissions import require
 from lms.extensions import db
 from lms.notify import outbox
 from lms.notify.models import KINDS, STATUSES, OutboxMessage
-from lms.web import client_ip
+from lms.web import client_ip, page_arg
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
+
 
 
 @bp.get("/")
@@ -32,7 +33,8 @@ def index():
     if address:
         query = query.where(OutboxMessage.to_address.contains(address.lower(),
                                                               autoescape=True))
-    page = db.paginate(query, per_page=50, error_out=False)
+    number = page_arg()
+    page = db.paginate(query, page=number, per_page=50, error_out=False)
     return render_template("notify/outbox.html", page=page, status=status, kind=kind,
                            q=address, counts=outbox.status_counts(), statuses=STATUSES,
                            kinds=KINDS, confirm_form=ConfirmForm())

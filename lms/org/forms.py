@@ -1,5 +1,6 @@
 """Forms of the organisation pages."""
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -8,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
 from lms.auth.models import ROLES
-from lms.org.imports import content_problem
+from lms.uploads import check_upload
 
 ROLE_LABELS = {
     "learner": _l("Learner"),
@@ -34,16 +35,18 @@ class ImportForm(FlaskForm):
         SelectChoice("units", _l("Units: code, name, parent_code, head_employee_id")),
     ])
     file = FileField(_l("CSV file (UTF-8)"), validators=[FileRequired(_l("Choose a file."))],
-                     description=_l("In Excel: File › Save As › “CSV UTF-8 (Comma delimited)”."))
+                     description=_l("In Excel: File › Save As › “CSV UTF-8 (Comma delimited)”."),
+                     render_kw={"accept": ".csv,text/csv"})
     deactivate_missing = BooleanField(_l("Deactivate the staff who are not in the file"))
 
     def validate_file(self, field):
+        """Size and type from the content, by the rules of lms/uploads.py."""
         stream = field.data.stream
-        head = stream.read(8192)
+        data = stream.read(current_app.config["UPLOAD_MAX_BYTES"] + 1)
         stream.seek(0)
-        problem = content_problem(head)
+        problem = check_upload(data, field.data.filename, ("csv",))
         if problem is not None:
-            raise ValidationError(str(problem))
+            raise ValidationError(problem)
 
 
 class ApplyImportForm(FlaskForm):

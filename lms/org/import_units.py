@@ -1,5 +1,7 @@
 """Importing the units tree: plan (codes, parents, loops, scope) and apply in bulk."""
 
+import re
+
 from sqlalchemy import func, insert, literal, select, update
 
 from lms.auth.permissions import in_scope
@@ -9,6 +11,8 @@ from lms.org.import_plan import ImportPlan, check_values, chunks, ticking, write
 from lms.org.models import Unit
 from lms.text import nfc
 
+# A code is part of the unit's URLs (/reports/units/<code>): no slash, space or mark.
+UNIT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 def plan_units(table, actor=None, progress=None):
     """Validate a units file: codes, names, parents, loops and the actor's scope."""
@@ -24,6 +28,10 @@ def plan_units(table, actor=None, progress=None):
                "parent_code": values["parent_code"].strip(),
                "head_employee_id": values["head_employee_id"].strip()}
         check_values(plan, number, row, ("code", "name"))
+        if row["code"] and not UNIT_CODE.fullmatch(row["code"]):
+            plan.error(number, "code", _(
+                "Use only letters without diacritics, digits, dots, hyphens and underscores "
+                "in a unit code (it becomes part of the unit's web address)."))
         if row["code"] in rows:
             plan.error(number, "code", _("The code “%(code)s” is already on row %(row)d.",
                                          code=row["code"], row=rows[row["code"]]["row"]))

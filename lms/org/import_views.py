@@ -1,10 +1,5 @@
 """Roster upload: preview what a units or staff file would change, then apply it."""
 
-import re
-import secrets
-import time
-from pathlib import Path
-
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,11 +10,11 @@ from lms.extensions import db
 from lms.org import imports
 from lms.org.forms import ApplyImportForm, ImportForm
 from lms.org.views import bp
+from lms.uploads import display_name, store_upload, stored_upload
 from lms.web import client_ip
 
 UPLOAD_MAX_AGE = 2 * 3600  # a preview can be applied for this long
 ERRORS_SHOWN = 500
-_UPLOAD_NAME = re.compile(r"[0-9a-f]{32}\Z")
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -30,14 +25,14 @@ def import_roster():
     form = ImportForm()
     if not form.validate_on_submit():
         return render_template("org/import.html", form=form)
-    data = form.file.data.read()
-    name = _display_name(form.file.data.filename)
+    data = form.file.data.read()  # checked by the form: a CSV file within the size cap
+    name = display_name(form.file.data.filename)
     plan = imports.plan_file(form.kind.data, data, name, current_user,
                              form.deactivate_missing.data)
     apply_form = None
     if plan.ok:
-        ticket = {"f": _store_upload(data), "k": plan.kind, "d": plan.deactivate_missing,
-                  "n": name, "u": current_user.id}
+        ticket = {"f": store_upload(data, UPLOAD_MAX_AGE), "k": plan.kind,
+                  "d": plan.deactivate_missing, "n": name, "u": current_user.id}
         apply_form = ApplyImportForm(token=_serializer().dumps(ticket))
     return _preview(plan, apply_form)
 
@@ -49,7 +44,7 @@ def import_apply():
     require("org.import")
     form = ApplyImportForm()
     ticket = _read_ticket(form.token.data) if form.validate_on_submit() else None
-    path = _upload_dir() / ticket["f"] if ticket else None
+    path = stored_upload(ticket["f"]) if ticket else None
     if path is None or not path.is_file():
         flash(_("This preview has expired or was already applied. Please upload the file "
                 "again."), "error")
@@ -73,10 +68,6 @@ def _preview(plan, apply_form):
                            hidden_errors=max(0, len(plan.errors) - ERRORS_SHOWN))
 
 
-def _display_name(filename):
-    return ((filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "upload.csv")[:200]
-
-
 def _serializer():
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lms.import")
 
@@ -89,25 +80,5 @@ def _read_ticket(token):
         return None
     valid = isinstance(ticket, dict) and ticket.get("u") == current_user.id \
         and ticket.get("k") in imports.KINDS and isinstance(ticket.get("d"), bool) \
-        and isinstance(ticket.get("n"), str) and _UPLOAD_NAME.match(str(ticket.get("f")))
+        and isinstance(ticket.get("n"), str) and stored_upload(ticket.get("f")) is not None
     return ticket if valid else None
-
-
-def _upload_dir():
-    return Path(current_app.instance_path) / "uploads"
-
-
-def _store_upload(data):
-    """Keep an upload outside the web root under a random name; drop stale ones."""
-    folder = _upload_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    cutoff = time.time() - UPLOAD_MAX_AGE
-    for old in folder.iterdir():
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            pass  # another worker removed it first
-    name = secrets.token_hex(16)
-    (folder / name).write_bytes(data)
-    return name

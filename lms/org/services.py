@@ -12,6 +12,7 @@ from lms.auth.services import end_sessions
 from lms.extensions import db
 from lms.org.models import Unit
 from lms.text import alpha_key, fold, nfc, sort_key
+from lms.web import page_number
 
 STATUSES = ("active", "inactive", "all")
 
@@ -187,7 +188,7 @@ def staff_page(unit, *, query="", status="active", page=1, per_page=50):
     words = fold(query).split()[:5]
     matches = [User.search_text.contains(word, autoescape=True) for word in words]
     conditions = _staff_conditions(unit, status) + matches
-    page, total = max(1, page), None
+    page, total = page_number(page), None
     if words:
         # A search reads every row of the subtree anyway: count in the same pass.
         scan = _staff_conditions(unit, status, scan=_holds_most_units(unit)) + matches

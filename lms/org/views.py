@@ -10,6 +10,7 @@ from lms.auth.forms import ConfirmForm
 from lms.auth.mails import pending_invitations, send_account_link, send_invitations
 from lms.auth.models import User
 from lms.auth.permissions import allowed, require, scope_unit
+from lms.auth.sessions import fresh_check_required
 from lms.extensions import db
 from lms.org import services
 from lms.org.forms import CATEGORY_LABELS, ROLE_LABELS, RoleForm
@@ -118,11 +119,13 @@ def person(user_id):
         can_manage=can_manage,
         role_form=role_form,
         confirm_form=ConfirmForm(),
+        can_admin=allowed(current_user, "admin"),
     )
 
 
 @bp.post("/staff/<int:user_id>/role")
 @login_required
+@fresh_check_required
 def change_role(user_id):
     """Change a staff member's role (audit-logged)."""
     user = require("org.manage", db.get_or_404(User, user_id))

@@ -25,7 +25,9 @@ def responses_from_form(paper, form):
             positions = {}
             for choice in question.get("choices", []):
                 value = form.get(f"{name}-{choice}", "")
-                if value.isdigit():
+                # isdigit() also holds for "²", which int() refuses; and a huge number is
+                # past int()'s digit limit.
+                if value.isdecimal() and len(value) <= 18:
                     positions[choice] = int(value)
             if positions:
                 shown = question.get("choices", [])

@@ -7,12 +7,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from lms.audit.services import record_event
+from lms.auth.sessions import fresh_check_required
 from lms.extensions import db
 from lms.org.forms import CATEGORY_LABELS
 from lms.reports import exports_data, services
 from lms.reports.exports import csv_response, xlsx_response
 from lms.reports.progress import progress
 from lms.reports.views import bp, today, unit_or_404
+from lms.sql import begin_write
 from lms.web import client_ip
 
 FORMATS = "any(csv, xlsx):fmt"
@@ -35,6 +37,7 @@ def export_summary(code, fmt):
 
 @bp.get(f"/units/<code>/staff.<{FORMATS}>")
 @login_required
+@fresh_check_required
 def export_staff(code, fmt):
     """Every active staff member of the units the programme covers, with their standing."""
     found = unit_or_404(code)
@@ -52,6 +55,7 @@ def export_staff(code, fmt):
 
 @bp.get(f"/units/<code>/record-<int:year>.<{FORMATS}>")
 @login_required
+@fresh_check_required
 def export_record(code, year, fmt):
     """The certificates issued in a calendar year to the staff of the subtree (active or
     not), for the annual staff assessment."""
@@ -78,7 +82,10 @@ def _report(unit):
 
 def _record_export(unit, kind, fmt, **detail):
     """Audit a download of personal data; committed now, since the file streams after the
-    view has returned."""
+    view has returned. On SQLite a GET reads without the write lock: end the read and write
+    from a fresh transaction that takes it (else a concurrent writer makes it fail)."""
+    db.session.commit()
+    begin_write()
     record_event("report_exported", actor=current_user, object_type="units",
                  object_id=unit.code, ip=client_ip(), unit=unit.code, kind=kind, format=fmt,
                  **detail)

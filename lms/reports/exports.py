@@ -109,7 +109,9 @@ def _xlsx_row(sheet: object, values: Sequence[object]) -> list[object]:
         else:
             value = safe_cell(value)
             if isinstance(value, str):
-                value = ILLEGAL_CHARACTERS_RE.sub("", value)  # openpyxl refuses them
+                # openpyxl refuses control characters; a formula they hid ("\x01=...")
+                # must not come out of their removal runnable.
+                value = safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
         cells.append(value)
     return cells
 

@@ -4,9 +4,11 @@ Playwright. The live server commits for real, so each test starts from empty tab
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyotp
 import pytest
 from sqlalchemy import select
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -15,11 +17,13 @@ from lms import create_app
 from lms.auth.models import User
 from lms.auth.services import set_password
 from lms.extensions import db as _db
-from lms.org.models import Unit
+from lms.org.models import Unit, utcnow
 from lms.org.services import fill_derived
 from tests.conftest import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
+TOTP_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+TWO_FACTOR_ROLES = ("admin", "hr", "head")
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -96,6 +100,7 @@ def live_server(_live_server):
             _db.session.execute(table.delete())
         _db.session.commit()
     _live_server.errors.clear()
+    _used_steps.clear()  # new people: no authenticator code used yet
     yield _live_server
     assert not _live_server.errors, "the app logged errors:\n" + "\n".join(_live_server.errors)
 
@@ -125,8 +130,9 @@ def add_unit(code, name, parent_code=None):
 
 
 def add_person(employee_id, full_name, unit_code, role="learner", password=PASSWORD,
-               category="civil_servant", email=None):
-    """A staff member with a real password hash (call inside `seed`)."""
+               category="civil_servant", email=None, two_factor=True):
+    """A staff member with a real password hash (call inside `seed`); admins, HR and heads
+    with an authenticator already set up unless `two_factor` is False."""
     unit = _db.session.scalar(select(Unit).where(Unit.code == unit_code))
     user = User(employee_id=employee_id, full_name=full_name, unit=unit, role=role,
                 email=email or f"{employee_id.lower()}@example.gov.vn", category=category,
@@ -136,6 +142,9 @@ def add_person(employee_id, full_name, unit_code, role="learner", password=PASSW
     _db.session.flush()  # column defaults (session_version) exist only once inserted
     if password:
         set_password(user, password)
+    if role in TWO_FACTOR_ROLES and two_factor:
+        # Their authenticator app holds TOTP_SECRET: sign_in types its code.
+        user.totp_secret, user.totp_enabled_at = TOTP_SECRET, utcnow()
     return user
 
 
@@ -184,11 +193,28 @@ def page(new_page):
 
 
 def sign_in(page, login, password=PASSWORD):
-    """Fill and send the sign-in form as a person would."""
+    """Fill and send the sign-in form as a person would; when the second step comes, type
+    the code the authenticator app (TOTP_SECRET) shows."""
     page.goto("/login")
     page.locator("#login-form input[name=login]").fill(login)
     page.locator("#login-form input[name=password]").fill(password)
     page.locator("#login-form button[type=submit]").click()
+    page.wait_for_load_state()
+    if page.url.endswith("/login/code"):
+        page.locator("#code-form input[name=code]").fill(totp_code(login))
+        page.locator("#code-form button[type=submit]").click()
+
+
+_used_steps = {}
+
+
+def totp_code(login, secret=TOTP_SECRET):
+    """A code not used yet by this login: each code works once, and the next time step's
+    code is accepted too, so a second sign-in within 30 seconds still gets one."""
+    totp = pyotp.TOTP(secret)
+    step = max(int(time.time()) // totp.interval, _used_steps.get(login, -1) + 1)
+    _used_steps[login] = step
+    return totp.generate_otp(step)
 
 
 def sign_out(page):
