@@ -1,9 +1,23 @@
 """Locale and time-zone selection for Flask-Babel."""
 
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
 from flask import current_app, has_request_context, session
 from flask_login import current_user
 
 from lms.config import LANGUAGES
+
+
+def app_zone():
+    """The app's time zone (TIMEZONE): local dates and times are read in it."""
+    return ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Ho_Chi_Minh")
+
+
+def local_midnight(day):
+    """The first instant of a local day, as a naive UTC time (how times are stored)."""
+    return datetime.combine(day, time.min, tzinfo=app_zone()).astimezone(UTC) \
+        .replace(tzinfo=None)
 
 
 def select_locale():

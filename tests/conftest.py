@@ -296,6 +296,22 @@ def login_as(client):
 
 
 @pytest.fixture
+def english(users):
+    """Every user of the `users` fixture reads the English texts (the default is Vietnamese)."""
+    for user in users.values():
+        user.locale = "en"
+    _db.session.flush()
+
+
+@pytest.fixture
+def uploads(app):
+    """The files stored in instance/uploads since the test began."""
+    folder = Path(app.instance_path) / "uploads"
+    before = set(folder.iterdir()) if folder.exists() else set()
+    return lambda: (set(folder.iterdir()) if folder.exists() else set()) - before
+
+
+@pytest.fixture
 def content(app, tmp_path, monkeypatch):
     """A private copy of tests/content/small, made the app's content folder."""
     folder = tmp_path / "content"

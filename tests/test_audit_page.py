@@ -2,20 +2,18 @@
 object, local dates and address, 50 a page newest first with seq and hash; exported as CSV
 or Excel (itself audit-logged); only admins; bad filters get a message, never a 500."""
 
-import csv
-import io
 import json
 import re
 from datetime import datetime
 
 import pytest
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from lms.audit.models import AuditEvent
 from lms.audit.services import record_event
 from lms.audit.verify import verify_trail
 from tests.conftest import make_user
+from tests.downloads import read_csv, read_xlsx
 
 HEADER = ["Seq", "Time (Asia/Ho_Chi_Minh)", "Employee ID", "Actor", "Action code", "Action",
           "Object type", "Object ID", "Address", "Details (JSON)", "Hash"]
@@ -67,17 +65,6 @@ def shown(html):
 
 def ids(log, *names):
     return [log[name].id for name in names]
-
-
-def read_csv(response):
-    data = response.get_data()
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def read_xlsx(response):
-    sheet = load_workbook(io.BytesIO(response.get_data())).active
-    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
 
 
 def exports(db):

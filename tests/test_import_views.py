@@ -18,19 +18,7 @@ STAFF = "employee_id,full_name,email,unit_code,category,role\n"
 SCOPED = STAFF + "N1,Đỗ Văn Nam,nam@example.gov.vn,P.STTTT.VP,cadre,\n"
 
 
-@pytest.fixture(autouse=True)
-def english(users):
-    """Assertions read the English texts; translations come separately."""
-    for user in users.values():
-        user.locale = "en"
-    db.session.flush()
-
-
-@pytest.fixture
-def uploads(app):
-    folder = Path(app.instance_path) / "uploads"
-    before = set(folder.iterdir()) if folder.exists() else set()
-    return lambda: (set(folder.iterdir()) if folder.exists() else set()) - before
+pytestmark = pytest.mark.usefixtures("english")  # assertions read the English texts
 
 
 def upload(client, data, kind="staff", name="roster.csv", deactivate_missing=False):

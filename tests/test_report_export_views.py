@@ -1,13 +1,10 @@
 """Report downloads: a head gets the district's figures, staff and yearly record as CSV or
 Excel, agreeing with the dashboard; nobody gets another unit's; staff lists are audit-logged."""
 
-import csv
-import io
 from collections import Counter
 from datetime import date, datetime, timedelta
 
 import pytest
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from lms.audit.models import AuditEvent
@@ -20,6 +17,7 @@ from lms.reports.progress import progress
 from lms.reports.views import today
 from tests.conftest import make_unit, make_user
 from tests.course_factories import make_course, make_programme
+from tests.downloads import read_csv, read_xlsx
 
 SUMMARY_HEADER = ["Unit code", "Unit name", "Parent unit code", "Active staff", "Trained",
                   "Share trained (%)", "In progress", "Not started", "Overdue", "Target (%)",
@@ -63,17 +61,6 @@ def district(db, org, users, programme):
     users["head"].locale = "en"  # headers and words as written in the code
     db.session.commit()
     return people
-
-
-def read_csv(response):
-    data = response.get_data()
-    assert data.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def read_xlsx(response):
-    sheet = load_workbook(io.BytesIO(response.get_data())).active
-    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
 
 
 def test_the_head_exports_the_figures_of_the_district_and_each_sub_unit(

@@ -43,22 +43,6 @@ BOMB = _zip(**{"[Content_Types].xml": "<Types/>", "xl__workbook.xml": "<workbook
                "xl__worksheets__sheet1.xml": "0" * 20_000_000})
 
 
-@pytest.fixture
-def english(users):
-    """Assertions read the English texts; translations come separately."""
-    for user in users.values():
-        user.locale = "en"
-    db.session.flush()
-
-
-@pytest.fixture
-def uploads(app):
-    """The files stored in instance/uploads since the test began."""
-    folder = Path(app.instance_path) / "uploads"
-    before = set(folder.iterdir()) if folder.exists() else set()
-    return lambda: (set(folder.iterdir()) if folder.exists() else set()) - before
-
-
 def upload(client, data, name="roster.csv", kind="staff"):
     return client.post("/org/import", data={"kind": kind, "file": (io.BytesIO(data), name)},
                        content_type="multipart/form-data")

@@ -12,11 +12,11 @@ from lms.audit.services import (
     detail_json,
     events_page,
     export_rows,
-    local_zone,
     record_event,
 )
 from lms.auth.permissions import require
 from lms.extensions import db
+from lms.i18n import app_zone
 from lms.reports.exports import csv_response, xlsx_response
 from lms.sql import begin_write
 from lms.web import client_ip, page_arg
@@ -54,11 +54,11 @@ def audit_export(fmt):
     db.session.flush()
     leave_out = event.id
     db.session.commit()
-    header = [_("Seq"), _("Time (%(zone)s)", zone=local_zone().key), _("Employee ID"),
+    header = [_("Seq"), _("Time (%(zone)s)", zone=app_zone().key), _("Employee ID"),
               _("Actor"), _("Action code"), _("Action"), _("Object type"), _("Object ID"),
               _("Address"), _("Details (JSON)"), _("Hash")]
     rows = export_rows(form.filters(), ACTION_LABELS, leave_out=leave_out)
-    stem = f"nhat-ky-he-thong-{datetime.now(UTC).astimezone(local_zone()).date()}"
+    stem = f"nhat-ky-he-thong-{datetime.now(UTC).astimezone(app_zone()).date()}"
     if fmt == "xlsx":
         return xlsx_response(f"{stem}.xlsx", _("Audit log"), header, rows)
     return csv_response(f"{stem}.csv", header, rows)

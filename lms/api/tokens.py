@@ -52,10 +52,10 @@ def revoke_token(actor, token, ip=None):
     return True
 
 
-def authenticate(header_value, now=None):
+def authenticate(header_value, now=None, note=True):
     """The live token named by an `Authorization: Bearer <token>` header value, or None.
 
-    Notes the use (at most once a minute); the caller commits."""
+    Notes the use (note_use) unless `note` is false; the caller commits."""
     scheme, _, credentials = (header_value or "").strip().partition(" ")
     plaintext = credentials.strip()
     if scheme.lower() != "bearer" or not plaintext.startswith(PLAINTEXT_START) \
@@ -67,10 +67,18 @@ def authenticate(header_value, now=None):
                               .where(ApiToken.token_hash == hash_token(plaintext)))
     if token is None or token.revoked_at is not None:
         return None
-    now = now or utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
+    if note:
+        note_use(token, now)
     return token
+
+
+def note_use(token, now=None):
+    """Note that the token was used (at most once a minute); True when that changed it."""
+    now = now or utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return False
+    token.last_used_at = now
+    return True
 
 
 def all_tokens():

@@ -61,7 +61,7 @@ def token_required(view):
         if not decision.allowed:
             return ratelimit.too_many(decision, as_json=True)
         header = request.headers.get("Authorization", "")
-        token = tokens.authenticate(header) if header.strip() else None
+        token = tokens.authenticate(header, note=False) if header.strip() else None
         if token is None:
             decision = ratelimit.check("api_bad_token", client_ip())
             if not decision.allowed:
@@ -70,16 +70,12 @@ def token_required(view):
                 return _unauthorized("Send the token in an 'Authorization: Bearer' header.",
                                      invalid=False)
             return _unauthorized("The token is unknown or revoked.", invalid=True)
-        used_at = token.last_used_at if db.session.is_modified(token) else None
-        if used_at is not None:
-            db.session.expire(token, ["last_used_at"])  # noted only if the request is served
         decision = ratelimit.check("api", f"token:{token.id}")
         if not decision.allowed:
             return ratelimit.too_many(decision, as_json=True)
         g.api_token, g.api_unit = token, token.unit
-        if used_at is not None:
-            token.last_used_at = used_at
-            db.session.commit()  # the use that authenticate() noted
+        if tokens.note_use(token):  # only a request served counts as a use
+            db.session.commit()
         return view(*args, **kwargs)
     return wrapper
 

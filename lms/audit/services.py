@@ -1,16 +1,15 @@
 """Recording privileged actions, and finding them again (the admin page and its export)."""
 
 import json
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from lms.audit.models import AuditEvent
 from lms.auth.models import User
 from lms.extensions import db
+from lms.i18n import app_zone, local_midnight
 from lms.text import fold
 
 BATCH = 1000
@@ -41,15 +40,6 @@ def detail_json(detail):
     return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""
 
 
-def local_zone():
-    return ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Ho_Chi_Minh")
-
-
-def start_of_day(day, zone):
-    """The first instant of a local day, as a naive UTC time (how times are stored)."""
-    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-
-
 def event_conditions(*, actor="", action="", object_type="", object_id="", ip="", since=None,
                      until=None):
     """SQL conditions for the events matching every filter given: the actor's name, employee
@@ -65,11 +55,10 @@ def event_conditions(*, actor="", action="", object_type="", object_id="", ip=""
                           (AuditEvent.object_id, object_id), (AuditEvent.ip, ip)):
         if value:
             conditions.append(column == value)
-    zone = local_zone()
     if since:
-        conditions.append(AuditEvent.at >= start_of_day(since, zone))
+        conditions.append(AuditEvent.at >= local_midnight(since))
     if until:
-        conditions.append(AuditEvent.at < start_of_day(until + timedelta(days=1), zone))
+        conditions.append(AuditEvent.at < local_midnight(until + timedelta(days=1)))
     return conditions
 
 
@@ -90,7 +79,7 @@ def export_rows(filters, action_labels, leave_out=None):
              .outerjoin(User, User.id == AuditEvent.actor_id)
              .where(*event_conditions(**filters), AuditEvent.id != leave_out)
              .order_by(*NEWEST_FIRST).execution_options(yield_per=BATCH))
-    zone = local_zone()
+    zone = app_zone()
     for seq, at, employee_id, name, action, object_type, object_id, ip, detail, digest \
             in db.session.execute(query):
         local = at.replace(tzinfo=UTC).astimezone(zone)

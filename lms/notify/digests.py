@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
@@ -31,6 +30,7 @@ from lms.config import LANGUAGES
 from lms.courses.models import Course
 from lms.courses.services import programme_title
 from lms.extensions import db
+from lms.i18n import app_zone
 from lms.notify.outbox import Message, enqueue_all, queued
 from lms.org.models import Unit
 from lms.org.services import unit_by_code
@@ -79,8 +79,7 @@ def parse_week(text):
 
 def local_today():
     """Today in the app's time zone (LMS_TIMEZONE)."""
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Ho_Chi_Minh")
-    return datetime.now(zone).date()
+    return datetime.now(app_zone()).date()
 
 
 def language_of(user):

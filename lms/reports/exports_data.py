@@ -5,15 +5,14 @@ unit path then name; times are shown in the app's time zone."""
 
 from datetime import UTC, date
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import case, func, select, union_all
 
 from lms.auth.models import User
 from lms.certificates.models import Certificate
 from lms.courses.models import ModuleRead
 from lms.extensions import db
+from lms.i18n import app_zone
 from lms.org.models import Unit
 from lms.quizzes.models import QuizAttempt
 from lms.reports.models import ProgrammeProgress
@@ -46,10 +45,6 @@ def summary_rows(report, root_parent_code=None):
         yield (row.unit.code, row.unit.name, parent or "", figures.active, figures.trained,
                percent(figures.trained, figures.active), figures.in_progress,
                figures.not_started, figures.overdue, target, row.deadline)
-
-
-def _zone():
-    return ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Ho_Chi_Minh")
 
 
 def _local(moment, zone):
@@ -93,7 +88,7 @@ def staff_rows(report, status_labels, category_labels):
              .where(staff)
              .order_by(Unit.path, User.sort_key, User.id)
              .execution_options(yield_per=BATCH))
-    zone = _zone()
+    zone = app_zone()
 
     def rows():
         for (employee_id, name, unit_code, unit_name, category, state, held, trained_at,
@@ -132,7 +127,7 @@ def record_rows(root, year, today, status_labels):
              .order_by(Unit.path, User.sort_key, User.id, Certificate.issued_at,
                        Certificate.id)
              .execution_options(yield_per=BATCH))
-    zone = _zone()
+    zone = app_zone()
 
     def rows():
         for (employee_id, name, unit_code, title, issued_at, score, serial, expires_on,

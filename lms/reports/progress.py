@@ -16,10 +16,9 @@ added up here).
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import add
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, case, delete, func, literal, or_, select
@@ -36,6 +35,7 @@ from lms.courses.models import (
     ProgrammeCourse,
 )
 from lms.extensions import db
+from lms.i18n import local_midnight
 from lms.org.models import Unit
 from lms.reports.models import ProgrammeProgress, UnitFigures
 from lms.sql import upsert
@@ -387,9 +387,7 @@ def _figures(active, trained, in_progress, on_time, deadline, today):
 def _day_after(day):
     """The first instant after `day` in the app's time zone, as a naive UTC datetime (how
     times are stored)."""
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Ho_Chi_Minh")
-    local = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-    return local.astimezone(UTC).replace(tzinfo=None)
+    return local_midnight(day + timedelta(days=1))
 
 
 def by_competence(report, competences):
